@@ -1,0 +1,3 @@
+"""Shared pytest setup: fixtures live in tests/fixtures/ (database, simulator)."""
+
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.sim"]
