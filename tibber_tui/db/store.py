@@ -1,15 +1,17 @@
-"""The Store: the one place with SQL. (CONTRACT STUB — bodies to be implemented; keep the signatures.)"""
+"""The Store: the one place with SQL. Every data write is an idempotent, set-based upsert."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import asyncpg
 
-from tibber_tui.tibber.models import Consumption, Home, LiveMeasurement, Price, Production
+from tibber_tui.db import upserts
+from tibber_tui.db.status import build_status_snapshot
+from tibber_tui.tibber.models import LIVE_VALUE_FIELDS, Address, Consumption, Home, LiveMeasurement, Price, Production
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,67 +62,265 @@ class TokenNotFound(Exception):
         self.token_id = token_id
 
 
+HISTORY_TABLES = {"consumption": "consumption", "production": "production"}
+"""Tables ``history_bounds`` accepts, mapped to their value column."""
+
+UPSERT_CHUNK_ROWS = 20000
+"""Rows per statement: big enough to amortise the round trip, small enough to keep parameters cheap."""
+
+_TOKEN_COLUMNS = "id, token, label, active, created_at, updated_at"
+_LIVE_COLUMNS = ", ".join(LIVE_VALUE_FIELDS)
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+def _aware(ts: datetime, what: str) -> datetime:
+    """``ts`` as a UTC instant, the key for de-duplication.
+
+    Python compares two datetimes of the same ZoneInfo by wall time, ignoring ``fold``: 02:30 CEST and
+    02:30 CET on the October DST day would be "equal" and merge. Their UTC instants never are.
+    A naive datetime would be stored as if it were UTC; the API always gives an offset, so it is a bug.
+    """
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"{what} {ts.isoformat()} has no UTC offset; pass timezone-aware datetimes")
+    return ts.astimezone(UTC)
+
+
+def _dedupe(rows: Iterable[R], key: Callable[[R], K]) -> dict[K, R]:
+    """Last row wins per key (use UTC instants from ``_aware`` as keys)."""
+    latest: dict[K, R] = {}
+    for row in rows:
+        latest[key(row)] = row
+    return latest
+
+
+def _merge_live(rows: Sequence[LiveMeasurement]) -> list[tuple[Any, ...]]:
+    """One record per (home, instant); a later frame's values win, its NULLs keep the earlier values."""
+    merged: dict[tuple[str, datetime], list[Any]] = {}
+    for row in rows:
+        key = (row.home_id, _aware(row.timestamp, "live timestamp"))
+        values = [getattr(row, name) for name in LIVE_VALUE_FIELDS]
+        known = merged.get(key)
+        if known is None:
+            merged[key] = [row.home_id, key[1], *values]
+        else:
+            for i, value in enumerate(values, start=2):
+                if value is not None:
+                    known[i] = value
+    return [tuple(v) for v in merged.values()]
+
+
+def _columns(records: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    return [[r[i] for r in records] for i in range(width)]
+
+
+def _affected(tag: str) -> int:
+    # "INSERT 0 <n>": n counts inserted rows plus rows whose ON CONFLICT update passed its WHERE.
+    return int(tag.rsplit(" ", 1)[-1])
+
+
+def _token_row(r: asyncpg.Record) -> TokenRow:
+    return TokenRow(r["id"], r["token"], r["label"], r["active"], r["created_at"], r["updated_at"])
+
+
+def _home(r: asyncpg.Record) -> Home:
+    return Home(
+        id=r["id"],
+        nickname=r["nickname"],
+        time_zone=r["time_zone"],
+        address=Address(r["address1"], r["postal_code"], r["city"], r["country"], r["latitude"], r["longitude"]),
+        realtime_enabled=bool(r["realtime_enabled"]),
+        has_production=bool(r["has_production"]),
+        subscription_status=r["subscription_status"],
+        currency=r["currency"],
+    )
+
+
 class Store:
     """All reads and writes of schema ``tibber``; every write is an idempotent, set-based upsert."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
+    async def close(self) -> None:
+        """Close the pool (the Store is unusable afterwards)."""
+        await self.pool.close()
+
     # tokens
     async def add_token(self, token: str, label: str | None = None, active: bool = True) -> TokenRow:
-        raise NotImplementedError
+        """Insert a token; raises TokenExists (with the existing id) when it is already there."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"INSERT INTO tibber.tibber_tokens (token, label, active) VALUES ($1, $2, $3) "
+                f"ON CONFLICT (token) DO NOTHING RETURNING {_TOKEN_COLUMNS}",
+                token,
+                label,
+                active,
+            )
+            if row is None:
+                existing = await conn.fetchval("SELECT id FROM tibber.tibber_tokens WHERE token = $1", token)
+                raise TokenExists(int(existing))
+        return _token_row(row)
 
     async def list_tokens(self) -> list[TokenRow]:
-        raise NotImplementedError
+        rows = await self.pool.fetch(f"SELECT {_TOKEN_COLUMNS} FROM tibber.tibber_tokens ORDER BY id")
+        return [_token_row(r) for r in rows]
 
     async def get_token(self, token_id: int) -> TokenRow | None:
-        raise NotImplementedError
+        row = await self.pool.fetchrow(f"SELECT {_TOKEN_COLUMNS} FROM tibber.tibber_tokens WHERE id = $1", token_id)
+        return None if row is None else _token_row(row)
 
     async def active_tokens(self) -> list[TokenRow]:
-        raise NotImplementedError
+        rows = await self.pool.fetch(f"SELECT {_TOKEN_COLUMNS} FROM tibber.tibber_tokens WHERE active ORDER BY id")
+        return [_token_row(r) for r in rows]
 
     async def set_token_active(self, token_id: int, active: bool) -> TokenRow:
-        raise NotImplementedError
+        """Set ``active`` (the trigger notifies every instance); raises TokenNotFound."""
+        row = await self.pool.fetchrow(
+            f"UPDATE tibber.tibber_tokens SET active = $2 WHERE id = $1 RETURNING {_TOKEN_COLUMNS}",
+            token_id,
+            active,
+        )
+        if row is None:
+            raise TokenNotFound(token_id)
+        return _token_row(row)
 
     async def remove_token(self, token_id: int) -> None:
-        raise NotImplementedError
+        """Delete a token (its links, lease and status go with it); raises TokenNotFound."""
+        tag = await self.pool.execute("DELETE FROM tibber.tibber_tokens WHERE id = $1", token_id)
+        if _affected(tag) == 0:
+            raise TokenNotFound(token_id)
 
     async def set_token_status(self, token_id: int, state: str, reason: str | None) -> None:
-        """Record the collector's verdict, pinned to the token row's current updated_at."""
-        raise NotImplementedError
+        """Record the collector's verdict, pinned to the token row's current updated_at.
+
+        Writes ``token_status`` only, so no token notification fires. A token deleted meanwhile is ignored.
+        """
+        await self.pool.execute(
+            """
+            INSERT INTO tibber.token_status (token_id, state, reason, token_updated_at, updated_at)
+            SELECT id, $2, $3, updated_at, now() FROM tibber.tibber_tokens WHERE id = $1
+            ON CONFLICT (token_id) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+                token_updated_at = excluded.token_updated_at, updated_at = excluded.updated_at
+            """,
+            token_id,
+            state,
+            reason,
+        )
 
     async def token_statuses(self) -> dict[int, TokenStatus]:
-        raise NotImplementedError
+        """Every recorded verdict; compare ``token_updated_at`` with the token row to know if it still applies."""
+        rows = await self.pool.fetch("SELECT token_id, state, reason, token_updated_at FROM tibber.token_status")
+        return {r["token_id"]: TokenStatus(r["token_id"], r["state"], r["reason"], r["token_updated_at"]) for r in rows}
 
     # homes
     async def upsert_homes(self, token_id: int, homes: Sequence[Home]) -> int:
         """Upsert homes and replace the token's token_homes links with exactly these homes."""
-        raise NotImplementedError
+        unique = list(_dedupe(homes, lambda h: h.id).values())
+        cols = [
+            [h.id for h in unique],
+            [h.nickname for h in unique],
+            [h.time_zone for h in unique],
+            [h.address.address1 for h in unique],
+            [h.address.postal_code for h in unique],
+            [h.address.city for h in unique],
+            [h.address.country for h in unique],
+            [h.address.latitude for h in unique],
+            [h.address.longitude for h in unique],
+            [h.realtime_enabled for h in unique],
+            [h.has_production for h in unique],
+            [h.subscription_status for h in unique],
+            [h.currency for h in unique],
+        ]
+        async with self.pool.acquire() as conn, conn.transaction():
+            tag = await conn.execute(_UPSERT_HOMES, *cols)
+            await conn.execute(
+                "DELETE FROM tibber.token_homes WHERE token_id = $1 AND NOT (home_id = ANY($2::text[]))",
+                token_id,
+                cols[0],
+            )
+            await conn.execute(
+                "INSERT INTO tibber.token_homes (token_id, home_id) SELECT $1, unnest($2::text[]) "
+                "ON CONFLICT DO NOTHING",
+                token_id,
+                cols[0],
+            )
+        return _affected(tag)
 
     async def homes_of_token(self, token_id: int) -> list[Home]:
-        raise NotImplementedError
+        rows = await self.pool.fetch(
+            "SELECT h.* FROM tibber.homes h JOIN tibber.token_homes th ON th.home_id = h.id "
+            "WHERE th.token_id = $1 ORDER BY h.nickname NULLS LAST, h.id",
+            token_id,
+        )
+        return [_home(r) for r in rows]
 
     # data
+    async def _upsert(self, statement: upserts.UpsertStatement, records: Sequence[Sequence[Any]]) -> int:
+        if not records:
+            return 0
+        width = len(statement.keys) + len(statement.values)
+        changed = 0
+        async with self.pool.acquire() as conn:
+            for start in range(0, len(records), UPSERT_CHUNK_ROWS):
+                chunk = records[start : start + UPSERT_CHUNK_ROWS]
+                changed += _affected(await conn.execute(statement.sql, *_columns(chunk, width)))
+        return changed
+
     async def upsert_prices(self, home_id: str, prices: Sequence[Price]) -> int:
         """Returns the number of rows inserted or changed."""
-        raise NotImplementedError
+        unique = _dedupe(prices, lambda p: _aware(p.starts_at, "price startsAt"))
+        records = [
+            (home_id, ts, p.total, p.energy, p.tax, p.currency, p.level, p.resolution) for ts, p in unique.items()
+        ]
+        return await self._upsert(upserts.PRICES, records)
 
     async def upsert_consumption(self, home_id: str, rows: Sequence[Consumption]) -> int:
-        raise NotImplementedError
+        """Returns the number of hours inserted or changed (a NULL never erases a known value)."""
+        unique = _dedupe(rows, lambda c: _aware(c.from_, "consumption from"))
+        records = [
+            (home_id, ts, c.to, c.consumption, c.unit, c.cost, c.unit_price, c.unit_price_vat, c.currency)
+            for ts, c in unique.items()
+        ]
+        return await self._upsert(upserts.CONSUMPTION, records)
 
     async def upsert_production(self, home_id: str, rows: Sequence[Production]) -> int:
-        raise NotImplementedError
+        """Returns the number of hours inserted or changed (a NULL never erases a known value)."""
+        unique = _dedupe(rows, lambda p: _aware(p.from_, "production from"))
+        records = [
+            (home_id, ts, p.to, p.production, p.unit, p.profit, p.unit_price, p.unit_price_vat, p.currency)
+            for ts, p in unique.items()
+        ]
+        return await self._upsert(upserts.PRODUCTION, records)
 
     async def upsert_live(self, rows: Sequence[LiveMeasurement]) -> int:
-        raise NotImplementedError
+        """Returns the number of live rows inserted or changed; a frame's NULLs keep values already stored."""
+        return await self._upsert(upserts.LIVE, _merge_live(rows))
 
     async def history_bounds(self, home_id: str, table: str) -> tuple[datetime | None, datetime | None]:
         """Oldest and newest ``timestamp`` of non-null rows in consumption or production for a home."""
-        raise NotImplementedError
+        column = HISTORY_TABLES.get(table)
+        if column is None:
+            raise ValueError(f"history_bounds: table must be one of {sorted(HISTORY_TABLES)}, not {table!r}")
+        row = await self.pool.fetchrow(
+            f'SELECT min("timestamp") AS oldest, max("timestamp") AS newest FROM tibber.{table} '
+            f"WHERE home_id = $1 AND {column} IS NOT NULL",
+            home_id,
+        )
+        assert row is not None
+        return row["oldest"], row["newest"]
 
     async def live_since(self, home_ids: Sequence[str], since: datetime, limit: int = 10000) -> list[LiveMeasurement]:
-        """Live rows newer than ``since`` (for graphs of tokens collected elsewhere)."""
-        raise NotImplementedError
+        """Live rows newer than ``since`` (for graphs of tokens collected elsewhere), oldest first."""
+        rows = await self.pool.fetch(
+            f'SELECT home_id, "timestamp", {_LIVE_COLUMNS} FROM tibber.real_time_measurements '
+            f'WHERE home_id = ANY($1::text[]) AND "timestamp" > $2 ORDER BY "timestamp", home_id LIMIT $3',
+            list(home_ids),
+            _aware(since, "since"),
+            limit,
+        )
+        return [LiveMeasurement(**dict(r)) for r in rows]
 
     # status
     async def set_loader_status(
@@ -136,11 +336,54 @@ class Store:
         last_error: str | None,
         owner: str | None,
     ) -> None:
-        raise NotImplementedError
+        await self.pool.execute(
+            """
+            INSERT INTO tibber.loader_status AS s
+                (home_id, loader, token_id, state, rows_written, last_success, next_run, last_error, owner, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+            ON CONFLICT (home_id, loader) DO UPDATE SET token_id = excluded.token_id, state = excluded.state,
+                rows_written = excluded.rows_written, last_success = excluded.last_success,
+                next_run = excluded.next_run, last_error = excluded.last_error, owner = excluded.owner,
+                updated_at = excluded.updated_at
+            """,
+            home_id,
+            loader,
+            token_id,
+            state,
+            rows_written,
+            last_success,
+            next_run,
+            last_error,
+            owner,
+        )
 
     async def loader_statuses(self) -> list[LoaderStatusRow]:
-        raise NotImplementedError
+        rows = await self.pool.fetch(
+            "SELECT home_id, loader, token_id, state, rows_written, last_success, next_run, last_error, owner, "
+            "updated_at FROM tibber.loader_status ORDER BY home_id, loader"
+        )
+        return [LoaderStatusRow(**dict(r)) for r in rows]
 
     async def status_snapshot(self) -> dict[str, Any]:
         """The JSON-able state for ``tibber-tui status --json`` (shape documented in the README)."""
-        raise NotImplementedError
+        async with self.pool.acquire() as conn:
+            return await build_status_snapshot(conn)
+
+
+_UPSERT_HOMES = """
+INSERT INTO tibber.homes AS t (id, nickname, time_zone, address1, postal_code, city, country, latitude, longitude,
+                               realtime_enabled, has_production, subscription_status, currency)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::boolean[], $11::boolean[], $12::text[], $13::text[])
+ON CONFLICT (id) DO UPDATE SET nickname = excluded.nickname, time_zone = excluded.time_zone,
+    address1 = excluded.address1, postal_code = excluded.postal_code, city = excluded.city,
+    country = excluded.country, latitude = excluded.latitude, longitude = excluded.longitude,
+    realtime_enabled = excluded.realtime_enabled, has_production = excluded.has_production,
+    subscription_status = excluded.subscription_status, currency = COALESCE(excluded.currency, t.currency),
+    updated_at = now()
+WHERE (t.nickname, t.time_zone, t.address1, t.postal_code, t.city, t.country, t.latitude, t.longitude,
+       t.realtime_enabled, t.has_production, t.subscription_status, t.currency)
+  IS DISTINCT FROM (excluded.nickname, excluded.time_zone, excluded.address1, excluded.postal_code, excluded.city,
+       excluded.country, excluded.latitude, excluded.longitude, excluded.realtime_enabled, excluded.has_production,
+       excluded.subscription_status, COALESCE(excluded.currency, t.currency))
+"""

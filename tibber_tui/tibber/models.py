@@ -6,9 +6,11 @@ Timestamps are always timezone-aware ``datetime`` instants (the API's local offs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+
+from tibber_tui.tibber.errors import MalformedNode
 
 PriceLevel = str
 """NORMAL, CHEAP, VERY_CHEAP, EXPENSIVE, VERY_EXPENSIVE, or an unknown value kept as the API sent it."""
@@ -123,8 +125,57 @@ class LiveMeasurement:
 
 
 LIVE_VALUE_FIELDS: tuple[str, ...] = tuple(
-    name
-    for name in LiveMeasurement.__slots__
-    if name not in ("home_id", "timestamp")  # type: ignore[attr-defined]
+    name for name in LiveMeasurement.__slots__ if name not in ("home_id", "timestamp")
 )
 """The value columns of a live row, in table order."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceDays:
+    """Today's and tomorrow's prices of one home (``tomorrow`` is empty until Tibber publishes it)."""
+
+    today: list[Price]
+    tomorrow: list[Price]
+    current: Price | None
+    errors: list[MalformedNode] = field(default_factory=list)
+    """Nodes that could not be read (left out of the lists)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PricePage:
+    """One backwards page of ``priceInfoRange``: ``prices`` oldest first."""
+
+    prices: list[Price]
+    start_cursor: str | None
+    has_previous: bool
+    start: datetime | None = None
+    """The oldest instant of the page (decoded ``start_cursor``): pass it as ``before`` for the next page."""
+    errors: list[MalformedNode] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRequest:
+    """One home's part of a batched history request: ``last`` hours before ``before`` (None = up to now)."""
+
+    home_id: str
+    before: datetime | None
+    last: int = 744
+    production: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One backwards page of hourly history of one home; lists oldest first.
+
+    ``production`` is None when it was not asked for. ``consumption_start`` is the oldest hour of the page
+    (pass it as ``before`` for the next page); ``has_previous`` says whether older data exists.
+    """
+
+    home_id: str
+    consumption: list[Consumption]
+    production: list[Production] | None
+    consumption_start: datetime | None
+    has_previous: bool
+    errors: list[MalformedNode] = field(default_factory=list)
+    production_start: datetime | None = None
+    production_has_previous: bool = False

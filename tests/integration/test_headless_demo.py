@@ -1,0 +1,64 @@
+"""``tibber-tui demo --no-ui`` as a subprocess: simulator + demo tokens + headless collector, nothing else needed."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from tests.integration.collector_support import count, wait_until
+from tests.integration.test_headless_cli import headless_env
+from tibber_tui.demo import DEMO_TOKENS, INVALID_TOKEN
+
+
+async def test_demo_headless_fills_the_database_and_shows_the_invalid_token(
+    database_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    env = headless_env(database_url, "http://127.0.0.1:1/unused", tmp_path, TIBBER_TUI_HISTORY_LIMIT_DAYS="3")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tibber_tui.cli", "demo", "--no-ui", "--frame-interval", "0.1",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async def three_tokens() -> bool:
+            return await count(pool, "SELECT count(*) FROM tibber.tibber_tokens") == 3
+
+        await wait_until(three_tokens, 20, what="demo tokens")
+        tokens = await pool.fetch("SELECT id, token, label FROM tibber.tibber_tokens ORDER BY id")
+        assert [(r["token"], r["label"]) for r in tokens] == list(DEMO_TOKENS)
+
+        async def homes_streaming() -> bool:
+            return await count(pool, "SELECT count(DISTINCT home_id) FROM tibber.real_time_measurements") == 4
+
+        await wait_until(homes_streaming, 20, what="live rows of the 4 demo homes")
+        cities = {r["city"] for r in await pool.fetch("SELECT city FROM tibber.homes")}
+        assert {"Oslo", "Stockholm", "Amsterdam"} <= cities
+        assert await count(pool, "SELECT count(*) FROM tibber.production WHERE production > 0") >= 0
+        invalid_id = next(r["id"] for r in tokens if r["token"] == INVALID_TOKEN)
+        status = await wait_until(
+            lambda: pool.fetchrow("SELECT state FROM tibber.token_status WHERE token_id = $1", invalid_id), 10
+        )
+        assert status["state"] == "failed"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()
+    text = stderr.decode()
+    assert all(token not in text for token, _label in DEMO_TOKENS)
+    # A second start is idempotent: the tokens are not added twice.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tibber_tui.cli", "demo", "--no-ui", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await wait_until(lambda: count(pool, "SELECT count(*) FROM tibber.instances"), 20, what="second demo run")
+        assert await count(pool, "SELECT count(*) FROM tibber.tibber_tokens") == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 10)

