@@ -151,6 +151,7 @@ async def test_insert_collects_everything_then_deactivate_reactivate_delete(
             await check_prices(pool, sim, home.id, home.time_zone)
             assert await check_live(pool, sim, home.id) > 0
         assert manager.collected_tokens() == {token_id}
+        assert await pool.fetchval("SELECT state FROM tibber.token_status WHERE token_id = $1", token_id) == "ok"
         assert any(isinstance(e, LiveSample) for e in sink.events)
         assert sim.stats.open_sockets(TOKEN) == 1  # ONE websocket for both homes
         assert sim.stats.subscriptions(TOKEN) == {h.id for h in homes}

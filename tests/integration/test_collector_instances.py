@@ -34,7 +34,8 @@ async def test_three_instances_twenty_tokens_one_owner_each(
     sim = await make_simulator(history_days=1, rate_limit=None, frame_interval=0.25)
     for token in TOKENS:
         sim.add_token(token, 1)
-    config = fast_config(database_url, sim.url, history_limit_days=1, price_history_days=1)
+    # Three instances in one busy test process: a TTL of 6 s leaves 2 s to stop a token whose renewal was late.
+    config = fast_config(database_url, sim.url, history_limit_days=1, price_history_days=1, lease_ttl=6.0)
     started = [await start_manager(config, database_url) for _ in range(3)]
     managers = [m for m, _sink, _task in started]
     try:
@@ -166,3 +167,31 @@ async def _instances(pool: asyncpg.Pool, n: int) -> bool:
 
 async def _at_least(pool: asyncpg.Pool, sql: str, n: int) -> bool:
     return await count(pool, sql) >= n
+
+
+async def test_observer_never_claims(database_url: str, pool: asyncpg.Pool, make_simulator: SimulatorFactory) -> None:
+    sim = await make_simulator(history_days=1)
+    sim.add_token(TOKENS[0], 1)
+    config = fast_config(database_url, sim.url, history_limit_days=1)
+    observer, _sink, observer_task = await start_manager(config, database_url, observe=True)
+    try:
+        await pool.execute("INSERT INTO tibber.tibber_tokens (token) VALUES ($1)", TOKENS[0])
+        await asyncio.sleep(2.5)  # several claim rounds of a collecting instance would have passed
+        assert observer.collected_tokens() == set()
+        assert sim.stats.requests.get(TOKENS[0], 0) == 0
+        assert all(o.owner is None for o in await leases.lease_owners(pool))
+        modes = [r["mode"] for r in await pool.fetch("SELECT mode FROM tibber.instances")]
+        assert modes == ["observer"]
+        # A collecting instance joins and takes the token; the observer still holds nothing.
+        collector, _sink2, collector_task = await start_manager(config, database_url)
+        try:
+            await wait_until(lambda: _true(collector.collected_tokens() != set()), 10, what="collector claims")
+            assert observer.collected_tokens() == set()
+        finally:
+            await stop_manager(collector_task)
+    finally:
+        await stop_manager(observer_task)
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 
+from tests.integration.collector_support import wait_until
 from tibber_tui.db import leases
 from tibber_tui.db.store import Store
 
@@ -81,3 +82,40 @@ async def test_release_deregister_and_limit(store: Store, pool: asyncpg.Pool) ->
     await store.remove_token(ids[0])
     assert ids[0] not in {o.token_id for o in await leases.lease_owners(pool)}
     assert ids[0] not in {lease.token_id for lease in await leases.claim_leases(pool, b, ids, ttl=30)}
+
+
+async def test_keeper_gives_up_before_expiry_when_renewals_fail(store: Store, database_url: str) -> None:
+    from tibber_tui.collector.events import DatabaseStateChanged, ListSink
+    from tibber_tui.collector.lease_keeper import LeaseKeeper
+
+    (token_id,) = await _tokens(store, 1)
+    owner = uuid.uuid4()
+    keeper_pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    lost: list[tuple[int, float]] = []
+    sink = ListSink()
+    loop = asyncio.get_running_loop()
+    keeper = LeaseKeeper(
+        keeper_pool, owner, sink, ttl=3.0, renew=1.0, on_lost=lambda t, reason: lost.append((t, loop.time()))
+    )
+    await leases.register_instance(keeper_pool, owner, host="h", pid=1, mode="headless", version="t")
+    sent = loop.time()
+    (lease,) = await leases.claim_leases(keeper_pool, owner, [token_id], ttl=3.0)
+    keeper.add(lease, sent)
+    runner = asyncio.create_task(keeper.run())
+    try:
+        await asyncio.sleep(2.5)  # renewals succeed: nothing lost although the first TTL has nearly passed
+        assert lost == [] and keeper.is_held(token_id)
+        last_confirmed = keeper.held[token_id].confirmed_until - 3.0
+        await keeper_pool.close()  # from now on every renewal fails
+        await wait_until(lambda: _value(bool(lost)), 5, 0.02, what="lease given up")
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    assert [t for t, _ in lost] == [token_id]
+    # Given up at least a second before the lease (confirmed_until on the database clock) could expire.
+    assert lost[0][1] <= last_confirmed + 3.0 - 0.9
+    assert any(isinstance(e, DatabaseStateChanged) and not e.connected for e in sink.events)
+
+
+async def _value(value: bool) -> bool:
+    return value

@@ -11,7 +11,7 @@ import asyncpg
 
 from tests.integration.collector_support import count, wait_until
 from tests.integration.test_headless_cli import headless_env
-from tibber_tui.demo import DEMO_TOKENS, INVALID_TOKEN
+from tibber_tui.demo import DEMO_TOKENS, INVALID_TOKEN, SOLAR_TOKEN, demo_homes
 
 
 async def test_demo_headless_fills_the_database_and_shows_the_invalid_token(
@@ -23,6 +23,7 @@ async def test_demo_headless_fills_the_database_and_shows_the_invalid_token(
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
+
         async def three_tokens() -> bool:
             return await count(pool, "SELECT count(*) FROM tibber.tibber_tokens") == 3
 
@@ -36,7 +37,10 @@ async def test_demo_headless_fills_the_database_and_shows_the_invalid_token(
         await wait_until(homes_streaming, 20, what="live rows of the 4 demo homes")
         cities = {r["city"] for r in await pool.fetch("SELECT city FROM tibber.homes")}
         assert {"Oslo", "Stockholm", "Amsterdam"} <= cities
-        assert await count(pool, "SELECT count(*) FROM tibber.production WHERE production > 0") >= 0
+        # Only the solar home has production rows.
+        await wait_until(lambda: count(pool, "SELECT count(*) FROM tibber.production"), 10, what="production")
+        producing = await pool.fetch("SELECT DISTINCT home_id FROM tibber.production")
+        assert [r["home_id"] for r in producing] == [demo_homes()[SOLAR_TOKEN][0].id]
         invalid_id = next(r["id"] for r in tokens if r["token"] == INVALID_TOKEN)
         status = await wait_until(
             lambda: pool.fetchrow("SELECT state FROM tibber.token_status WHERE token_id = $1", invalid_id), 10

@@ -112,7 +112,8 @@ async def test_add_token_dialog_validates_and_masks(
         assert NEW_TOKEN[:10] not in text and "Z9Y8" not in text and "•" * 20 in text
         await pilot.press("enter", *"Summer", "enter")
         await wait_for(lambda: not isinstance(app.screen, AddTokenScreen))
-        await wait_for(lambda: "Summer" in screen_text(app), what="the new token row")
+        await wait_for(lambda: app.query_one("#tokens", DataTable).row_count == 4, what="the new token row")
+        await wait_for(lambda: "…Z9Y8" in screen_text(app), what="the new token on screen")
         assert "…Z9Y8" in screen_text(app) and NEW_TOKEN not in screen_text(app)
         rows = [t for t in await store.list_tokens() if t.token == NEW_TOKEN]
         assert len(rows) == 1 and rows[0].label == "Summer" and rows[0].active

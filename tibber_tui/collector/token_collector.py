@@ -150,6 +150,10 @@ class TokenCollector:
                 self.say("warning", f"homes query failed: {describe(exc)}; retrying in {delay:.1f} s")
                 await asyncio.sleep(delay)
                 continue
+            if not self.homes:
+                # The API accepted the token: an older 'failed' verdict no longer applies.
+                with contextlib.suppress(Exception):
+                    await self.ctx.store.set_token_status(self.token_id, "ok", None)
             self.homes = homes
             if written:
                 for home in homes:

@@ -106,6 +106,8 @@ class TibberApp(App[int]):
         self._refresh_wanted = asyncio.Event()
         self._dirty = False
         self._collector_worker: Worker[None] | None = None
+        self._hung_up = False
+        self._toggle_lock = asyncio.Lock()
 
     # layout -------------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -311,7 +313,7 @@ class TibberApp(App[int]):
     def action_toggle_token(self) -> None:
         token = self._selected_token_row()
         if token is not None:
-            self._set_active(token.id, not token.active)
+            self._toggle_active(token.id)
 
     def action_add_token(self) -> None:
         def submitted(new: NewToken | None) -> None:
@@ -338,19 +340,24 @@ class TibberApp(App[int]):
         self.exit(0)
 
     @work(group="actions")
-    async def _set_active(self, token_id: int, active: bool) -> None:
+    async def _toggle_active(self, token_id: int) -> None:
         # Only the table changes here: the trigger tells every instance, this one included, what to do.
+        # The current value is read from the database, not from the (up to refresh_interval old) screen.
         store = self._require_store()
         if store is None:
             return
         try:
-            row = await store.set_token_active(token_id, active)
+            async with self._toggle_lock:  # two quick presses flip twice, never both to the same value
+                current = await store.get_token(token_id)
+                if current is None:
+                    raise TokenNotFound(token_id)
+                row = await store.set_token_active(token_id, not current.active)
         except TokenNotFound:
             self.notify("That token was removed meanwhile.", severity="warning")
         except Exception as exc:
             self.notify(describe(exc), severity="error")
         else:
-            self.log_line("info", f"{row.label or f'token #{row.id}'} {'activated' if active else 'deactivated'}")
+            self.log_line("info", f"{row.label or f'token #{row.id}'} {'activated' if row.active else 'deactivated'}")
         self.request_refresh()
 
     @work(group="actions")
@@ -486,6 +493,10 @@ class TibberApp(App[int]):
             title += f" · [$error]{error}[/]"
         self.query_one("#loaders-pane").border_title = title
         token = self._selected_token_row()
+        # A failure reason is longer than the state column: the selected token's full reason goes in the title.
+        state = states.get(token.id, "") if token else ""
+        reason = f" · [$error]{view.redact_markup(state, self._secrets())}[/]" if state.startswith("failed") else ""
+        self.query_one("#tokens-pane").border_title = f"1 Tokens{reason}"
         self.query_one("#homes-pane").border_title = (
             f"2 Homes of {token.label or f'#{token.id}'}" if token else "2 Homes"
         )
@@ -529,22 +540,53 @@ class TibberApp(App[int]):
     def _install_terminal_watchdog(self) -> None:
         """Exit cleanly when the SSH terminal disappears: SIGHUP, or the tty going away without one."""
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: self.call_later(self._terminal_gone))
+
+        def hangup(signum: int, frame: object) -> None:
+            # A plain signal handler, not loop.add_signal_handler: the kernel sends SIGCONT right after SIGHUP,
+            # and Textual's own SIGCONT handler would restart terminal output on the dead tty before the loop
+            # got to run our callback. Python runs pending handlers in signal-number order, SIGHUP first.
+            self._detach_from_terminal()
+            loop.call_soon_threadsafe(self._terminal_gone)
+
+        with contextlib.suppress(ValueError, OSError):  # not the main thread / no SIGHUP on this platform
+            signal.signal(signal.SIGHUP, hangup)
         self.set_interval(2.0, self._check_terminal)
 
     def _check_terminal(self) -> None:
+        # Textual draws on stderr; once that is no terminal any more (closed, revoked) nobody sees us.
+        stream = sys.__stderr__
         try:
-            os.tcgetpgrp(sys.__stdout__.fileno() if sys.__stdout__ else 1)
-        except OSError:
+            gone = stream is None or not os.isatty(stream.fileno())
+        except (OSError, ValueError):
+            gone = True
+        if gone:
+            self._detach_from_terminal()
             self._terminal_gone()
 
-    def _terminal_gone(self) -> None:
-        self.run_worker(self._quit_quietly(), group="exit", exclusive=True)
+    def _detach_from_terminal(self) -> None:
+        """Point the terminal's descriptors at /dev/null: nothing can be drawn or restored any more."""
+        if self._driver is not None and hasattr(self._driver, "_auto_restart"):
+            self._driver._auto_restart = False  # no "resume" on the SIGCONT that follows a hang-up
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
 
-    async def _quit_quietly(self) -> None:
+    def _terminal_gone(self) -> None:
+        if not self._hung_up:
+            self._hung_up = True
+            self.run_worker(self._exit_after_hangup(), group="exit", exclusive=True)
+
+    async def _exit_after_hangup(self) -> None:
+        """Stop the collector gracefully (flush, close sockets, release leases), then leave at once.
+
+        Textual's normal shutdown restores the terminal; with the terminal gone its writer thread can block for
+        ever (seen with Textual 8.2 after SIGHUP), so after our own cleanup the process exits directly.
+        """
         await self.stop_collector()
-        self.exit(0)
+        await self._drop_pool()
+        os._exit(0)
 
 
 def make_app(
