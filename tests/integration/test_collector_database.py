@@ -4,6 +4,7 @@ the listener and the leases recover; the BatchWriter's buffer bound drops the ol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -134,44 +135,52 @@ async def test_database_outage_buffers_live_rows_and_recovers(
     await conn.close()
 
 
-class _FlakyStore:
-    """A real Store whose pool can be swapped for a closed one: the database 'goes away' for the writer."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.down = False
-
-    async def upsert_live(self, rows: list[LiveMeasurement]) -> int:
-        if self.down:
-            raise ConnectionRefusedError("connection refused (test: database down)")
-        return await self.store.upsert_live(rows)
+def _drop_connections(proxy: TcpProxy) -> None:
+    """Cut every connection that goes through the proxy, like a server going down."""
+    for writer in list(proxy._writers):
+        writer.close()
 
 
-async def test_buffer_bound_drops_oldest_and_reports(store: Store, pool: asyncpg.Pool) -> None:
+async def test_buffer_bound_drops_oldest_and_reports(database_url: str, pool: asyncpg.Pool) -> None:
+    """The writer's own Store reaches the database through a proxy that goes down: refused for a while."""
     await pool.execute(
         "INSERT INTO tibber.homes (id, time_zone) VALUES ('buffer-home', 'Europe/Oslo') ON CONFLICT DO NOTHING"
     )
-    flaky = _FlakyStore(store)
+    proxy = TcpProxy(target_of(database_url))
+    await proxy.start()
+    # Short timeouts: while refused, each connection attempt fails at once; a stuck one gives up quickly.
+    writer_pool = await asyncpg.create_pool(
+        proxy.dsn_for(database_url), min_size=1, max_size=2, timeout=1.0, command_timeout=2.0
+    )
     sink = ListSink()
-    writer = BatchWriter(flaky, sink, flush_interval=0.05, buffer_seconds=10, drop_report_interval=0)  # type: ignore[arg-type]
+    writer = BatchWriter(Store(writer_pool), sink, flush_interval=0.05, buffer_seconds=10, drop_report_interval=0)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     runner = asyncio.create_task(writer.run())
     try:
-        flaky.down = True
+        proxy.mode = "refuse"
+        _drop_connections(proxy)
         for second in range(30):  # 30 s of frames while the database is away; the bound keeps 10 s
             writer.add(7, LiveMeasurement("buffer-home", start + timedelta(seconds=second), power=float(second)))
-        await asyncio.sleep(0.2)
+        await wait_until(
+            lambda: _true(any(isinstance(e, DatabaseStateChanged) for e in sink.events)), 5, what="a failed flush"
+        )
+        await asyncio.sleep(0.2)  # more flushes fail meanwhile: the rows stay queued, nothing more is dropped
         assert writer.dropped == 19 and writer.pending == 11
-        flaky.down = False
+        assert await count(pool, "SELECT count(*) FROM tibber.real_time_measurements") == 0
+        proxy.mode = "forward"
         await wait_until(lambda: _true(writer.pending == 0), 5, what="buffer written after reconnect")
     finally:
         runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await writer_pool.close()
+        await proxy.close()
     rows = await pool.fetch(
         "SELECT \"timestamp\", power FROM tibber.real_time_measurements WHERE home_id = 'buffer-home' ORDER BY 1"
     )
     assert [r["power"] for r in rows] == [float(s) for s in range(19, 30)]
-    assert any(isinstance(e, DatabaseStateChanged) and not e.connected for e in sink.events)
-    assert any(isinstance(e, DatabaseStateChanged) and e.connected for e in sink.events)
+    states = [e.connected for e in sink.events if isinstance(e, DatabaseStateChanged)]
+    assert states == [False, True]
     drops = [e for e in sink.events if isinstance(e, LogMessage) and "dropped the 19 oldest" in e.message]
     assert drops and drops[0].token_id == 7
     assert sum(e.count for e in sink.events if isinstance(e, RowsWritten)) == 11

@@ -70,7 +70,7 @@ def _app(config: Config, database_url: str, *, observe: bool) -> TibberApp:
 
 def _graph_samples(app: TibberApp) -> int:
     home = app.selected_home
-    return len(app.samples.ring(home)) if home else 0
+    return len(app.live.samples.ring(home)) if home else 0
 
 
 async def test_toggle_key_stops_and_resumes_the_live_stream(

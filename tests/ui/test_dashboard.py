@@ -224,3 +224,16 @@ async def test_database_gone_shows_reconnecting_and_recovers(
         await wait_for(lambda: "database ok" in screen_text(app), limit=20, what="recovery")
         assert app.is_running
     await proxy.cut()
+
+
+async def test_command_palette_switches_the_graph_window(observer_app: AppFactory, seeded: dict[str, int]) -> None:
+    app = observer_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app)
+        await pilot.press("ctrl+p")
+        await wait_for(lambda: "Search for commands" in screen_text(app), what="the palette")
+        await pilot.press(*"window 24")
+        await wait_for(lambda: "Graph window 24 h" in screen_text(app), what="the command")
+        await pilot.press("enter")
+        await wait_for(lambda: "Power of Cabin · 24 h" in screen_text(app), what="the 24 h window")
+        assert app.query_one(PowerGraph).window.total_seconds() == 86400

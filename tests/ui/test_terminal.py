@@ -63,3 +63,31 @@ async def test_observer_paints_and_exits_when_the_terminal_hangs_up(database_url
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_sigterm_quits_cleanly(database_url: str, store: Store) -> None:
+    await seed(store)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "DATABASE_URL": database_url, "TERM": "xterm-256color", "TIBBER_API_URL": "http://127.0.0.1:9"}
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once; the test then only reads the pty
+        [sys.executable, "-m", "tibber_tui.cli", "--observe"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_become_terminal_session,
+    )
+    os.close(slave)
+    try:
+        _read_until(master, (b"Family", b"Quit"), limit=30)
+        process.terminate()
+        assert process.wait(15) == 0
+        # the terminal was restored on the way out (alternate screen left)
+        assert b"\x1b[?1049l" in _read_until(master, (b"\x1b[?1049l",), limit=5)
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -311,6 +311,15 @@ class Store:
         assert row is not None
         return row["oldest"], row["newest"]
 
+    async def price_bounds(self, home_id: str) -> tuple[datetime | None, datetime | None]:
+        """Oldest and newest ``startsAt`` of the prices stored for a home ((None, None) when there are none)."""
+        row = await self.pool.fetchrow(
+            'SELECT min("timestamp") AS oldest, max("timestamp") AS newest FROM tibber.prices WHERE home_id = $1',
+            home_id,
+        )
+        assert row is not None
+        return row["oldest"], row["newest"]
+
     async def live_since(self, home_ids: Sequence[str], since: datetime, limit: int = 10000) -> list[LiveMeasurement]:
         """Live rows newer than ``since`` (for graphs of tokens collected elsewhere), oldest first."""
         rows = await self.pool.fetch(

@@ -9,35 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import asyncpg
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker
 
 from tibber_tui.collector import events as ev
 from tibber_tui.config import Config
-from tibber_tui.db.store import Store, TokenExists, TokenNotFound
+from tibber_tui.db.store import Store
 from tibber_tui.errors import describe
-from tibber_tui.secrets import mask_token
 from tibber_tui.ui import view
 from tibber_tui.ui.collector_host import CollectorHost, ManagerFactory, default_manager_factory, restart_delay
 from tibber_tui.ui.dashboard_data import DashboardData, load_dashboard
+from tibber_tui.ui.live_feed import LiveFeed
 from tibber_tui.ui.messages import CollectorCrashed, CoreEvent, LiveSampleReceived, LogEvent, MessageSink, StatusEvent
-from tibber_tui.ui.samples import PowerSample, SampleStore, downsample
-from tibber_tui.ui.screens.add_token import AddTokenScreen, NewToken
-from tibber_tui.ui.screens.confirm import ConfirmScreen
+from tibber_tui.ui.samples import PowerSample
 from tibber_tui.ui.screens.help import HelpScreen
+from tibber_tui.ui.terminal_watch import TerminalWatch
+from tibber_tui.ui.token_actions import TokenActions
 from tibber_tui.ui.widgets.event_log import EventLog
 from tibber_tui.ui.widgets.homes_table import HomesTable
 from tibber_tui.ui.widgets.loader_status import LoaderStatusTable
@@ -55,7 +52,7 @@ def local_clock() -> datetime:
     return datetime.now().astimezone()
 
 
-class TibberApp(App[int]):
+class TibberApp(TokenActions, TerminalWatch):
     """The dashboard. Build it with ``make_app``: the CLI and the tests use the same factory."""
 
     CSS_PATH = "app.tcss"
@@ -94,7 +91,7 @@ class TibberApp(App[int]):
         self.manager: CollectorHost | None = None
         self.store: Store | None = None
         self.data: DashboardData | None = None
-        self.samples = SampleStore()
+        self.live = LiveFeed()
         self.db_connected: bool | None = None
         self.db_error = ""
         self.budget: ev.BudgetChanged | None = None
@@ -102,7 +99,6 @@ class TibberApp(App[int]):
         self.loader_events: dict[tuple[str, str], ev.LoaderStateChanged] = {}
         self.selected_token: int | None = None
         self.selected_home: str | None = None
-        self._loaded_since: dict[str, datetime] = {}
         self._refresh_wanted = asyncio.Event()
         self._dirty = False
         self._collector_worker: Worker[None] | None = None
@@ -178,19 +174,20 @@ class TibberApp(App[int]):
                     self.log_line("info", "database connected")
                 self._set_db_state(True, "")
                 failures = 0
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception) as exc:
+            except Exception as exc:  # unreachable, auth, dropped connection, ...: all mean 'reconnect'
                 failures += 1
                 if self.db_connected is not False:
                     self.log_line("error", f"database unreachable, reconnecting: {describe(exc)}")
                 self._set_db_state(False, describe(exc))
-                await self._drop_pool()
+                await self.close_database()
                 await asyncio.sleep(min(10.0, 0.5 * 2 ** min(failures, 5)))
                 continue
             self._refresh_wanted.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._refresh_wanted.wait(), self.refresh_interval)
 
-    async def _drop_pool(self) -> None:
+    async def close_database(self) -> None:
+        """Drop the dashboard's pool (after a failure, at exit); the next refresh opens a new one."""
         store, self.store = self.store, None
         if store is not None:
             with contextlib.suppress(Exception):  # a broken pool has nothing else to release
@@ -212,41 +209,17 @@ class TibberApp(App[int]):
         self._refresh_wanted.set()
 
     async def _load_live_rows(self, now: datetime) -> None:
-        """Fill the ring buffers of the shown homes from the database: history for the window, then new rows.
-
-        Homes of tokens collected here get their samples from events; the database read still backfills the
-        window once (after start or a window switch), so the graph is never empty after a restart.
-        """
-        if self.store is None or self.data is None:
-            return
-        here = self._collected_here()
-        window_start = now - self.query_one(PowerGraph).window
-        for home in self.data.homes:
-            if not home.realtime_enabled:
-                continue
-            ring = self.samples.ring(home.id)
-            loaded = self._loaded_since.get(home.id)
-            if loaded is not None and loaded <= window_start:
-                if self.selected_token in here:
-                    continue
-                since = ring.latest.timestamp if ring.latest else window_start
-            else:
-                since = window_start
-            while True:
-                rows = await self.store.live_since([home.id], since, limit=5000)
-                ring.merge(PowerSample(r.timestamp, r.power, r.power_production) for r in rows)
-                if len(rows) < 5000:
-                    break
-                since = rows[-1].timestamp
-            if loaded is None or window_start < loaded:
-                self._loaded_since[home.id] = window_start
+        if self.store is not None and self.data is not None:
+            here = self.selected_token in self._collected_here()
+            window = self.query_one(PowerGraph).window
+            await self.live.load(self.store, self.data.homes, now - window, now, from_events=here)
 
     # event handlers -----------------------------------------------------------------------------------------
     @on(LiveSampleReceived)
     def _live_sample(self, message: LiveSampleReceived) -> None:
         event = message.event
         assert isinstance(event, ev.LiveSample)
-        self.samples.add(event.home_id, PowerSample(event.timestamp, event.power, event.power_production))
+        self.live.samples.add(event.home_id, PowerSample(event.timestamp, event.power, event.power_production))
         self._dirty = True
 
     @on(StatusEvent)
@@ -310,89 +283,6 @@ class TibberApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def action_toggle_token(self) -> None:
-        token = self._selected_token_row()
-        if token is not None:
-            self._toggle_active(token.id)
-
-    def action_add_token(self) -> None:
-        def submitted(new: NewToken | None) -> None:
-            if new is not None:
-                self._add_token(new)
-
-        self.push_screen(AddTokenScreen(), submitted)
-
-    def action_remove_token(self) -> None:
-        token = self._selected_token_row()
-        if token is None:
-            return
-        name = token.label or f"#{token.id}"
-        question = f"Remove token {name} ({mask_token(token.token)})?\nIts collectors stop; stored data is kept."
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._remove_token(token.id, name)
-
-        self.push_screen(ConfirmScreen(question, yes="Remove"), answered)
-
-    async def action_quit(self) -> None:
-        await self.stop_collector()
-        self.exit(0)
-
-    @work(group="actions")
-    async def _toggle_active(self, token_id: int) -> None:
-        # Only the table changes here: the trigger tells every instance, this one included, what to do.
-        # The current value is read from the database, not from the (up to refresh_interval old) screen.
-        store = self._require_store()
-        if store is None:
-            return
-        try:
-            async with self._toggle_lock:  # two quick presses flip twice, never both to the same value
-                current = await store.get_token(token_id)
-                if current is None:
-                    raise TokenNotFound(token_id)
-                row = await store.set_token_active(token_id, not current.active)
-        except TokenNotFound:
-            self.notify("That token was removed meanwhile.", severity="warning")
-        except Exception as exc:
-            self.notify(describe(exc), severity="error")
-        else:
-            self.log_line("info", f"{row.label or f'token #{row.id}'} {'activated' if row.active else 'deactivated'}")
-        self.request_refresh()
-
-    @work(group="actions")
-    async def _add_token(self, new: NewToken) -> None:
-        store = self._require_store()
-        if store is None:
-            return
-        try:
-            row = await store.add_token(new.token, new.label)
-        except TokenExists as exc:
-            self.notify(f"That token is already present as #{exc.token_id}.", severity="warning")
-            return
-        except Exception as exc:
-            self.notify(describe(exc), severity="error")
-            return
-        self.log_line("info", f"added token {row.label or f'#{row.id}'} ({mask_token(row.token)})")
-        self.request_refresh()
-
-    @work(group="actions")
-    async def _remove_token(self, token_id: int, name: str) -> None:
-        store = self._require_store()
-        if store is None:
-            return
-        try:
-            await store.remove_token(token_id)
-        except TokenNotFound:
-            pass
-        except Exception as exc:
-            self.notify(describe(exc), severity="error")
-            return
-        self.log_line("info", f"removed token {name}")
-        if self.selected_token == token_id:
-            self.selected_token = None
-        self.request_refresh()
-
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Toggle token", "Activate or deactivate the selected token", self.action_toggle_token)
@@ -406,16 +296,6 @@ class TibberApp(App[int]):
             )
 
     # helpers ------------------------------------------------------------------------------------------------
-    def _require_store(self) -> Store | None:
-        if self.store is None:
-            self.notify("The database is not reachable right now; try again when it is back.", severity="error")
-        return self.store
-
-    def _selected_token_row(self) -> Any:
-        if self.data is None or self.selected_token is None:
-            return None
-        return next((t for t in self.data.tokens if t.id == self.selected_token), None)
-
     def _collected_here(self) -> set[int]:
         return self.manager.collected_tokens() if self.manager is not None else set()
 
@@ -427,12 +307,15 @@ class TibberApp(App[int]):
 
     def log_line(self, level: str, message: str, at: datetime | None = None) -> None:
         when = (at or self.clock()).astimezone(self.clock().tzinfo)
-        self.query_one(EventLog).add(when, message, level)
+        # Events of the collector's own shutdown can arrive after quit removed the widgets: drop them then.
+        with contextlib.suppress(NoMatches):
+            self.query_one(EventLog).add(when, message, level)
 
     def _set_db_state(self, connected: bool, error: str) -> None:
         if (connected, error) != (self.db_connected, self.db_error):
             self.db_connected, self.db_error = connected, error
-            self._update_status()
+            with contextlib.suppress(NoMatches):
+                self._update_status()
 
     def _update_status(self) -> None:
         if self.db_connected is None:
@@ -449,7 +332,8 @@ class TibberApp(App[int]):
         if not self._dirty:
             return
         self._dirty = False
-        self._redraw()
+        with contextlib.suppress(NoMatches):  # the widgets are already gone while quitting
+            self._redraw()
 
     def _redraw(self) -> None:
         data = self.data
@@ -472,7 +356,9 @@ class TibberApp(App[int]):
             if str(self.selected_token) in keys:
                 tokens.move_cursor(row=keys.index(str(self.selected_token)), animate=False)
         live = {
-            h.id: s.consumption for h in data.homes if (s := self.samples.latest(h.id)) and s.consumption is not None
+            h.id: s.consumption
+            for h in data.homes
+            if (s := self.live.samples.latest(h.id)) and s.consumption is not None
         }
         homes = self.query_one("#homes", DataTable)
         sync_rows(homes, view.home_rows(data.homes, data.figures, live))
@@ -503,24 +389,15 @@ class TibberApp(App[int]):
         self.query_one(PowerGraph).refresh()
 
     def _graph_data(self, columns: int) -> GraphData | None:
-        """Downsample the selected home's ring buffer to the graph's columns (the widget never sees raw samples)."""
-        home_id = self.selected_home
-        if home_id is None or self.data is None:
-            return None
-        home = next((h for h in self.data.homes if h.id == home_id), None)
+        """The selected home's samples downsampled to the graph's columns (the widget never sees raw samples)."""
+        home = next((h for h in self.data.homes if h.id == self.selected_home), None) if self.data else None
         if home is None:
             return None
         graph = self.query_one(PowerGraph)
-        end = self.clock()
-        start = end - graph.window
-        samples = self.samples.ring(home_id).since(start)
-        consumption = downsample([(s.timestamp, s.consumption) for s in samples], start, end, columns)
-        production = downsample([(s.timestamp, s.production) for s in samples], start, end, columns)
         legend = "[$accent]█[/] consumption" + (" [$success]█[/] production" if home.has_production else "")
         title = f"3 Power of {view.home_name(home)} · {window_label(graph.window)} · {legend}"
         self.query_one("#graph-pane").border_title = title
-        tz = end.tzinfo
-        return GraphData(start.astimezone(tz), end.astimezone(tz), consumption, production)
+        return self.live.graph_data(home.id, graph.window, self.clock(), columns)
 
     # lifecycle ----------------------------------------------------------------------------------------------
     async def stop_collector(self, grace: float = 6.0) -> None:
@@ -535,58 +412,7 @@ class TibberApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.stop_collector()
-        await self._drop_pool()
-
-    def _install_terminal_watchdog(self) -> None:
-        """Exit cleanly when the SSH terminal disappears: SIGHUP, or the tty going away without one."""
-        loop = asyncio.get_running_loop()
-
-        def hangup(signum: int, frame: object) -> None:
-            # A plain signal handler, not loop.add_signal_handler: the kernel sends SIGCONT right after SIGHUP,
-            # and Textual's own SIGCONT handler would restart terminal output on the dead tty before the loop
-            # got to run our callback. Python runs pending handlers in signal-number order, SIGHUP first.
-            self._detach_from_terminal()
-            loop.call_soon_threadsafe(self._terminal_gone)
-
-        with contextlib.suppress(ValueError, OSError):  # not the main thread / no SIGHUP on this platform
-            signal.signal(signal.SIGHUP, hangup)
-        self.set_interval(2.0, self._check_terminal)
-
-    def _check_terminal(self) -> None:
-        # Textual draws on stderr; once that is no terminal any more (closed, revoked) nobody sees us.
-        stream = sys.__stderr__
-        try:
-            gone = stream is None or not os.isatty(stream.fileno())
-        except (OSError, ValueError):
-            gone = True
-        if gone:
-            self._detach_from_terminal()
-            self._terminal_gone()
-
-    def _detach_from_terminal(self) -> None:
-        """Point the terminal's descriptors at /dev/null: nothing can be drawn or restored any more."""
-        if self._driver is not None and hasattr(self._driver, "_auto_restart"):
-            self._driver._auto_restart = False  # no "resume" on the SIGCONT that follows a hang-up
-        with contextlib.suppress(OSError):
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            os.close(null)
-
-    def _terminal_gone(self) -> None:
-        if not self._hung_up:
-            self._hung_up = True
-            self.run_worker(self._exit_after_hangup(), group="exit", exclusive=True)
-
-    async def _exit_after_hangup(self) -> None:
-        """Stop the collector gracefully (flush, close sockets, release leases), then leave at once.
-
-        Textual's normal shutdown restores the terminal; with the terminal gone its writer thread can block for
-        ever (seen with Textual 8.2 after SIGHUP), so after our own cleanup the process exits directly.
-        """
-        await self.stop_collector()
-        await self._drop_pool()
-        os._exit(0)
+        await self.close_database()
 
 
 def make_app(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rich.text import Text
 
@@ -97,17 +97,21 @@ def home_rows(homes: Sequence[Home], figures: Mapping[str, HomeFigures], live_po
     return rows
 
 
-def ago(at: datetime | None, now: datetime) -> str:
-    """``12s``, ``5m``, ``3h``, ``2d`` ago, or ``in 5m`` for the future; ``—`` when unknown."""
-    if at is None:
-        return "—"
-    seconds = (now - at).total_seconds()
-    prefix = "in " if seconds < 0 else ""
+def duration(seconds: float) -> str:
+    """``45s``, ``4m``, ``3h``, ``2d``: the largest whole unit."""
     seconds = abs(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            return f"{prefix}{int(seconds // size)}{unit}"
-    return f"{prefix}{int(seconds)}s"
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def ago(at: datetime | None, now: datetime) -> str:
+    """``12s``, ``5m``, ``3h`` ago, or ``in 5m`` for the future; ``—`` when unknown."""
+    if at is None:
+        return "—"
+    seconds = (now - at).total_seconds()
+    return f"in {duration(seconds)}" if seconds < 0 else duration(seconds)
 
 
 def loader_rows(
@@ -164,22 +168,12 @@ def budget_text(budget: ev.BudgetChanged | None, observe: bool) -> str:
     """``API 12/80 per 5 min · 3 queued · backfill ETA 4m``."""
     if budget is None:
         return "API: not used (observing)" if observe else "API: idle"
-    text = f"API {budget.used}/{budget.limit} per {window_label_seconds(budget.window_seconds)}"
+    text = f"API {budget.used}/{budget.limit} per {window_label(timedelta(seconds=budget.window_seconds))}"
     if budget.queued:
         text += f" · {budget.queued} queued"
     if budget.eta_seconds is not None and budget.queued:
-        text += f" · backfill ETA {ago_seconds(budget.eta_seconds)}"
+        text += f" · backfill ETA {duration(budget.eta_seconds)}"
     return text
-
-
-def window_label_seconds(seconds: float) -> str:
-    return window_label(timedelta(seconds=seconds))
-
-
-def ago_seconds(seconds: float) -> str:
-    """A duration in the same short form as ``ago``: ``45s``, ``4m``, ``2h``."""
-    origin = datetime(2000, 1, 1, tzinfo=UTC)
-    return ago(origin, origin + timedelta(seconds=seconds))
 
 
 def event_line(event: ev.Event, labels: Mapping[int, str], secrets: Sequence[str]) -> tuple[str, str] | None:

@@ -115,6 +115,8 @@ class PowerGraph(Widget, can_focus=True):
         data = self.source(self.plot_columns()) if self.source else None
         if data is None:
             return Text("Select a home with live data to see its power.", style="italic")
+        if not any(data.consumption) and not any(data.production):
+            return Text(f"No live data in the last {window_label(self.window)} (yet).", style="italic")
         if height < 3 or width <= Y_LABEL_WIDTH + 2:
             return Text(data.caption)
         return self._draw(data, width, height)
