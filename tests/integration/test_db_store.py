@@ -150,11 +150,24 @@ async def test_naive_timestamps_are_refused(store: Store) -> None:
 
 async def test_live_since_and_big_batches(store: Store) -> None:
     frames = [live(i, "h1", power=float(i)) for i in range(25_000)] + [live(i, "h2", power=-1.0) for i in range(10)]
-    assert await store.upsert_live(frames) == 25_010  # more than one statement chunk
+    assert await store.upsert_live(frames) == 25_010  # staged through COPY
     newer = await store.live_since(["h1"], T0 + timedelta(seconds=2 * 24_990))
     assert [m.power for m in newer] == [float(i) for i in range(24_991, 25_000)]
     assert newer[0] == frames[24_991]
     assert len(await store.live_since(["h1", "h2"], T0 - timedelta(seconds=1), limit=15)) == 15
+
+
+@pytest.mark.parametrize("size", [10, 3000], ids=["arrays", "staged-copy"])
+async def test_upsert_paths_are_idempotent_and_keep_known_values(store: Store, pool: asyncpg.Pool, size: int) -> None:
+    frames = [live(i, "h1", power=float(i)) for i in range(size)]
+    assert await store.upsert_live(frames) == size
+    assert await store.upsert_live(frames) == 0  # same rows again: nothing rewritten
+    # A later frame for the same instants: new power for the first half, NULL power for the rest.
+    later = [live(i, "h1", power=float(i) + 0.5 if i < size // 2 else None) for i in range(size)]
+    assert await store.upsert_live(later + later[:3]) == size // 2  # duplicates in a batch are merged
+    rows = await pool.fetch("SELECT power FROM tibber.real_time_measurements WHERE home_id = 'h1' ORDER BY 1")
+    expected = sorted([float(i) + 0.5 for i in range(size // 2)] + [float(i) for i in range(size // 2, size)])
+    assert [r["power"] for r in rows] == expected  # a NULL never erased a stored value
 
 
 async def test_loader_status_and_snapshot(store: Store, pool: asyncpg.Pool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,8 +66,9 @@ class TokenNotFound(Exception):
 HISTORY_TABLES = {"consumption": "consumption", "production": "production"}
 """Tables ``history_bounds`` accepts, mapped to their value column."""
 
-UPSERT_CHUNK_ROWS = 20000
-"""Rows per statement: big enough to amortise the round trip, small enough to keep parameters cheap."""
+STAGED_UPSERT_ROWS = 1000
+"""From this many rows on, a batch goes through binary COPY into a staging table (three round trips, but
+about twice the rows per second of parallel arrays)."""
 
 _TOKEN_COLUMNS = "id, token, label, active, created_at, updated_at"
 _LIVE_COLUMNS = ", ".join(LIVE_VALUE_FIELDS)
@@ -95,12 +97,15 @@ def _dedupe(rows: Iterable[R], key: Callable[[R], K]) -> dict[K, R]:
     return latest
 
 
+_live_values: Callable[[LiveMeasurement], tuple[Any, ...]] = operator.attrgetter(*LIVE_VALUE_FIELDS)
+
+
 def _merge_live(rows: Sequence[LiveMeasurement]) -> list[tuple[Any, ...]]:
     """One record per (home, instant); a later frame's values win, its NULLs keep the earlier values."""
     merged: dict[tuple[str, datetime], list[Any]] = {}
     for row in rows:
         key = (row.home_id, _aware(row.timestamp, "live timestamp"))
-        values = [getattr(row, name) for name in LIVE_VALUE_FIELDS]
+        values = _live_values(row)
         known = merged.get(key)
         if known is None:
             merged[key] = [row.home_id, key[1], *values]
@@ -260,13 +265,18 @@ class Store:
     async def _upsert(self, statement: upserts.UpsertStatement, records: Sequence[Sequence[Any]]) -> int:
         if not records:
             return 0
-        width = len(statement.keys) + len(statement.values)
-        changed = 0
         async with self.pool.acquire() as conn:
-            for start in range(0, len(records), UPSERT_CHUNK_ROWS):
-                chunk = records[start : start + UPSERT_CHUNK_ROWS]
-                changed += _affected(await conn.execute(statement.sql, *_columns(chunk, width)))
-        return changed
+            if len(records) < STAGED_UPSERT_ROWS:
+                return _affected(await conn.execute(statement.sql, *_columns(records, len(statement.columns))))
+            async with conn.transaction():
+                await conn.execute(statement.create_stage_sql)
+                await conn.copy_records_to_table(
+                    f"stage_{statement.table}",
+                    records=records,
+                    columns=[c.name for c in statement.columns],
+                    schema_name="pg_temp",
+                )
+                return _affected(await conn.execute(statement.staged_sql))
 
     async def upsert_prices(self, home_id: str, prices: Sequence[Price]) -> int:
         """Returns the number of rows inserted or changed."""

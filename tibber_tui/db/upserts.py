@@ -39,10 +39,32 @@ class UpsertStatement:
 
     @property
     def sql(self) -> str:
-        columns = (*self.keys, *self.values)
-        names = [_q(c.name) for c in columns] + [name for name, _ in self.extra_on_insert]
-        params = [f"${i}::{c.sql_type}[]" for i, c in enumerate(columns, start=1)]
-        select = "u.*" + "".join(f", {expr}" for _, expr in self.extra_on_insert)
+        """One statement over parallel arrays ``$1 .. $n`` (cheapest for small batches: one round trip)."""
+        params = [f"${i}::{c.sql_type}[]" for i, c in enumerate(self.columns, start=1)]
+        return self._insert(f"unnest({', '.join(params)}) AS u", "u")
+
+    @property
+    def stage_table(self) -> str:
+        return f"pg_temp.stage_{self.table}"
+
+    @property
+    def create_stage_sql(self) -> str:
+        """A session-private staging table for COPY; emptied at every commit."""
+        columns = ", ".join(f"{_q(c.name)} {c.sql_type}" for c in self.columns)
+        return f"CREATE TEMP TABLE IF NOT EXISTS stage_{self.table} ({columns}) ON COMMIT DELETE ROWS"
+
+    @property
+    def staged_sql(self) -> str:
+        """The same upsert reading from the staging table (big batches: binary COPY is ~2x faster than arrays)."""
+        return self._insert(f"{self.stage_table} AS u", "u")
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return (*self.keys, *self.values)
+
+    def _insert(self, source: str, alias: str) -> str:
+        names = [_q(c.name) for c in self.columns] + [name for name, _ in self.extra_on_insert]
+        select = f"{alias}.*" + "".join(f", {expr}" for _, expr in self.extra_on_insert)
         key_names = ", ".join(_q(c.name) for c in self.keys)
         merged = [f"COALESCE(excluded.{_q(c.name)}, t.{_q(c.name)})" for c in self.values]
         sets = [f"{_q(c.name)} = {m}" for c, m in zip(self.values, merged, strict=True)]
@@ -50,7 +72,7 @@ class UpsertStatement:
         current = ", ".join(f"t.{_q(c.name)}" for c in self.values)
         return (
             f"INSERT INTO tibber.{self.table} AS t ({', '.join(names)})\n"
-            f"SELECT {select} FROM unnest({', '.join(params)}) AS u\n"
+            f"SELECT {select} FROM {source}\n"
             f"ON CONFLICT ({key_names}) DO UPDATE SET {', '.join(sets)}\n"
             f"WHERE ({current}) IS DISTINCT FROM ({', '.join(merged)})"
         )
