@@ -24,13 +24,25 @@ class UserError(TibberTuiError):
         self.exit_code = exit_code
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL, else the embedded server)")
-    parser.add_argument("--api-url", help="Tibber GraphQL endpoint (default: TIBBER_API_URL or the real API)")
-    parser.add_argument("--data-dir", help="folder of the embedded PostgreSQL server")
-    parser.add_argument("--config", dest="config_file", help="TOML configuration file")
-    parser.add_argument("--log-format", choices=["human", "json"], help="headless log format")
-    parser.add_argument("--debug", action="store_true", default=None, help="show tracebacks and debug logs")
+def _add_common(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """The options every command takes, before or after the command name.
+
+    On subcommands the defaults are suppressed, so ``tibber-tui --database-url X status`` keeps X instead
+    of the subcommand's default overwriting it.
+    """
+    default = None if top_level else argparse.SUPPRESS
+    parser.add_argument(
+        "--database-url", default=default, help="PostgreSQL URL (default: DATABASE_URL, else the embedded server)"
+    )
+    parser.add_argument(
+        "--api-url", default=default, help="Tibber GraphQL endpoint (default: TIBBER_API_URL or the real API)"
+    )
+    parser.add_argument("--data-dir", default=default, help="folder of the embedded PostgreSQL server")
+    parser.add_argument("--config", dest="config_file", default=default, help="TOML configuration file")
+    parser.add_argument("--log-format", choices=["human", "json"], default=default, help="headless log format")
+    parser.add_argument(
+        "--debug", action="store_true", default=None if top_level else argparse.SUPPRESS, help="show tracebacks"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load Tibber energy data into PostgreSQL and watch it in a terminal dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"tibber-tui {__version__}")
-    _add_common(parser)
+    _add_common(parser, top_level=True)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--no-ui", action="store_true", help="run the collector headless (logs to stderr)")
     mode.add_argument("--observe", action="store_true", help="dashboard only; never collect")
@@ -47,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="embedded database + simulator + demo tokens, then the dashboard")
     _add_common(demo)
-    demo.add_argument("--no-ui", action="store_true", help="run the demo headless")
+    demo.add_argument("--no-ui", action="store_true", default=argparse.SUPPRESS, help="run the demo headless")
     demo.add_argument("--frame-interval", type=float, default=2.0, help="seconds between simulated live frames")
 
     sim = sub.add_parser("simulate", help="run the Tibber API simulator")

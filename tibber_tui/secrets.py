@@ -25,3 +25,23 @@ def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
         if secret and len(secret) > 4:
             text = text.replace(secret, mask_token(secret))
     return mask_url(text)
+
+
+MIN_TOKEN_LENGTH = 20
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_\-.]+$")
+
+
+def token_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a Tibber token, or None when it looks like one.
+
+    Personal tokens are 43+ characters of base64url or hex with a ``-1`` suffix; OAuth tokens are longer JWTs.
+    This catches what a person gets wrong when pasting (nothing, a fragment, spaces), not whether Tibber accepts it.
+    """
+    value = value.strip()
+    if not value:
+        return "paste a token from developer.tibber.com"
+    if len(value) < MIN_TOKEN_LENGTH:
+        return f"too short for a Tibber token (at least {MIN_TOKEN_LENGTH} characters)"
+    if not _TOKEN_CHARS.match(value):
+        return "a token has only letters, digits, '-', '_' and '.' (no spaces)"
+    return None

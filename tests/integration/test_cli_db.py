@@ -35,14 +35,14 @@ def test_tokens_lifecycle(database_url: str) -> None:
     assert again.returncode == 1
     assert again.stderr.strip() == f"tibber-tui: token …{TOKEN[-4:]} is already present as id 1"
 
-    second = cli("tokens", "add", "second-token-abcdef", "--inactive", database_url=database_url)
+    second = cli("tokens", "add", "second-token-abcdefgh", "--inactive", database_url=database_url)
     second_id = second.stdout.split()[2]  # "added token <id> ..."; the refused insert used up a sequence value
     listing = cli("tokens", "list", database_url=database_url)
     assert listing.returncode == 0
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["ID", "TOKEN", "LABEL", "ACTIVE", "STATE", "ADDED"]
     assert lines[1].split()[:4] == ["1", "…" + TOKEN[-4:], "cabin", "yes"]
-    assert lines[2].split()[:3] == [second_id, "…cdef", "no"]
+    assert lines[2].split()[:3] == [second_id, "…efgh", "no"]
 
     assert cli("tokens", "deactivate", "1", database_url=database_url).stdout.strip().endswith("inactive now")
     assert cli("tokens", "activate", second_id, database_url=database_url).stdout.strip().endswith("active now")
@@ -145,7 +145,17 @@ def test_bad_config_value_is_one_line_exit_2(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("args", [("tokens", "add", "   "), ("tokens", "add", "two words")])
-def test_add_rejects_malformed_tokens(database_url: str, args: tuple[str, ...]) -> None:
-    result = cli(*args, database_url=database_url)
-    assert result.returncode == 1 and "one word" in result.stderr
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("   ", "paste a token"),
+        ("abc", "too short"),
+        ("5K4MVS-OjfWhK_4yrjOlFe1F6kJXPVf7eQYggo8ebAE and more", "no spaces"),
+    ],
+)
+def test_add_rejects_malformed_tokens(database_url: str, value: str, reason: str) -> None:
+    result = cli("tokens", "add", value, database_url=database_url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("tibber-tui: not a Tibber token: ") and reason in result.stderr
+    assert "OjfWhK" not in result.stderr  # not even a rejected token is echoed
+    assert cli("tokens", "list", database_url=database_url).stdout.count("token ") == 0

@@ -17,7 +17,7 @@ from tibber_tui.db.connection import (
 )
 from tibber_tui.db.migrations import migrate
 from tibber_tui.db.store import Store, TokenExists, TokenNotFound, TokenRow
-from tibber_tui.secrets import mask_token
+from tibber_tui.secrets import mask_token, token_problem
 
 
 def _fail(message: str) -> int:
@@ -40,8 +40,9 @@ async def _tokens(args: argparse.Namespace, config: Config) -> int:
     action = args.tokens_command
     if action == "add":
         token = args.token.strip()
-        if not token or any(c.isspace() for c in token):
-            return _fail("a token must be one word without spaces (copy it from developer.tibber.com)")
+        problem = token_problem(token)
+        if problem:
+            return _fail(f"not a Tibber token: {problem}")
     store = await open_store(config, max_size=2)
     try:
         if action == "add":
