@@ -79,10 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("token")
     add.add_argument("--label")
     add.add_argument("--inactive", action="store_true", help="add it inactive")
-    tsub.add_parser("list", help="list tokens (masked)")
+    _add_common(add)
+    _add_common(tsub.add_parser("list", help="list tokens (masked)"))
     for name, text in (("activate", "start collecting"), ("deactivate", "stop collecting"), ("remove", "delete")):
         p = tsub.add_parser(name, help=f"{text} a token")
         p.add_argument("id", type=int)
+        _add_common(p)
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")
     _add_common(migrate)

@@ -126,6 +126,15 @@ def test_unreachable_server() -> None:
     assert result.stderr.count("\n") == 1 and "s3cret" not in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("before_command", [True, False], ids=["flag-first", "flag-last"])
+def test_database_url_flag_wins_wherever_it_stands(database_url: str, before_command: bool) -> None:
+    flag = ["--database-url", "postgresql://postgres:s3cret@127.0.0.1:1/tibber"]
+    args = [*flag, "tokens", "list"] if before_command else ["tokens", "list", *flag]
+    result = cli(*args, database_url=database_url)  # the environment names a working database: the flag wins
+    assert result.returncode == 1
+    assert result.stderr.startswith("tibber-tui: cannot reach the database server at 127.0.0.1:1")
+
+
 def test_bad_credentials(database_url: str) -> None:
     bad = database_url.replace("postgresql://postgres", "postgresql://no_such_user:hunter22", 1)
     if "@" not in bad:
