@@ -43,5 +43,5 @@ def token_problem(value: str) -> str | None:
     if len(value) < MIN_TOKEN_LENGTH:
         return f"too short for a Tibber token (at least {MIN_TOKEN_LENGTH} characters)"
     if not _TOKEN_CHARS.match(value):
-        return "a token has only letters, digits, '-', '_' and '.' (no spaces)"
+        return "letters, digits, '-', '_' and '.' only, no spaces"
     return None

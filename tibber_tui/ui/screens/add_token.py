@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label
 
-_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_\-.]+$")
-MIN_TOKEN_LENGTH = 20
+from tibber_tui.secrets import token_problem
+
 MAX_LABEL_LENGTH = 60
 
 
@@ -28,17 +27,11 @@ class NewToken:
 
 
 class TokenValidator(Validator):
-    """A Tibber token: at least 20 characters of letters, digits, ``-``, ``_`` or ``.``, no spaces."""
+    """A Tibber token: the same check as ``tibber-tui tokens add`` (``secrets.token_problem``)."""
 
     def validate(self, value: str) -> ValidationResult:
-        value = value.strip()
-        if not value:
-            return self.failure("Paste a token from developer.tibber.com.")
-        if len(value) < MIN_TOKEN_LENGTH:
-            return self.failure(f"Too short for a Tibber token (at least {MIN_TOKEN_LENGTH} characters).")
-        if not _TOKEN_CHARS.match(value):
-            return self.failure("Only letters, digits, '-', '_' and '.' (no spaces).")
-        return self.success()
+        problem = token_problem(value)
+        return self.success() if problem is None else self.failure(problem[0].upper() + problem[1:] + ".")
 
 
 class LabelValidator(Validator):
