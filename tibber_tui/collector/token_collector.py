@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from tibber_tui.collector.backoff import Backoff, jittered
 from tibber_tui.collector.batch_writer import BatchWriter
@@ -180,11 +180,9 @@ class TokenCollector:
                 await asyncio.sleep(0.5 * (attempt + 1))
 
 
-class LiveLoaderLike:
+class LiveLoaderLike(Protocol):
     """What the collector needs of its live loader."""
 
-    async def run(self) -> None:
-        raise NotImplementedError
+    async def run(self) -> None: ...
 
-    async def stop(self) -> None:
-        raise NotImplementedError
+    async def stop(self) -> None: ...
