@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from tibber_tui.config import Config
@@ -74,13 +76,14 @@ _AS_USER = (
 
 def test_a_normal_user_gets_an_embedded_server_of_its_own(tmp_path: Path) -> None:
     """Not root: no system user is made; the server runs as the caller, in the caller's folder."""
-    home = tmp_path / "home"
-    home.mkdir()
     user = None
+    home = tmp_path / "home"
     if os.geteuid() == 0:  # prove the non-root path as an unprivileged account
         user = "nobody"
-        tmp_path.chmod(0o755)
+        # pytest's own temp folders may be private to root: use one the account can reach.
+        home = Path(tempfile.mkdtemp(prefix="tibber-tui-user-"))
         home.chmod(0o777)
+    home.mkdir(exist_ok=True)
     uid = pwd.getpwnam(user).pw_uid if user else os.geteuid()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
     data_dir = home / "data"
@@ -101,3 +104,5 @@ def test_a_normal_user_gets_an_embedded_server_of_its_own(tmp_path: Path) -> Non
             subprocess.run(
                 [sys.executable, "-c", stop, str(data_dir / "pgdata")], user=user, env=env, timeout=60, check=False
             )
+        if user:
+            shutil.rmtree(home, ignore_errors=True)
