@@ -263,6 +263,12 @@ class TibberApp(TokenActions, TerminalWatch):
             self._dirty = True
             self.query_one(PowerGraph).refresh()
 
+    @on(LoaderStatusTable.DetailChanged)
+    def _loader_detail_changed(self, message: LoaderStatusTable.DetailChanged) -> None:
+        # The title carries what the narrow layout has no columns for (and the newest error in the wide one).
+        detail = message.detail
+        self.query_one("#loaders-pane").border_title = "4 Loaders" + (f" · {detail}" if detail else "")
+
     @on(PowerGraph.WindowChanged)
     def _window_changed(self) -> None:
         self.request_refresh()
@@ -368,16 +374,7 @@ class TibberApp(TokenActions, TerminalWatch):
         loader_rows = {(r.home_id, r.loader): r for r in data.loaders}
         for key, event in self.loader_events.items():
             loader_rows[key] = view.merge_loader_event(loader_rows.get(key), event)
-        shown = [r for r in loader_rows.values() if r.home_id in names]
-        sync_rows(self.query_one("#loaders", DataTable), view.loader_rows(shown, names, now, self._secrets()))
-        # The newest error goes into the title: readable at 80 columns, where the error column is off to the right.
-        failing = sorted((r for r in shown if r.last_error), key=lambda r: r.updated_at)
-        title = "4 Loaders"
-        if failing:
-            last = failing[-1]
-            error = view.redact_markup(f"{names[last.home_id]} {last.loader}: {last.last_error}", self._secrets())
-            title += f" · [$error]{error}[/]"
-        self.query_one("#loaders-pane").border_title = title
+        self.query_one(LoaderStatusTable).show(loader_rows.values(), names, now, self._secrets())
         token = self._selected_token_row()
         # A failure reason is longer than the state column: the selected token's full reason goes in the title.
         state = states.get(token.id, "") if token else ""

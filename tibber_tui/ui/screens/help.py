@@ -11,8 +11,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tibber_tui.ui.loader_view import STATE_LEGEND
+
 KEYS: tuple[tuple[str, str], ...] = (
-    ("t  space", "toggle the selected token active (every instance follows)"),
+    ("t  space", "toggle the selected token active (all instances follow)"),
     ("a", "add a token (the field is hidden)"),
     ("d  delete", "remove the selected token (asks first)"),
     ("w", "graph window: 5 min → 1 h → 24 h"),
@@ -25,7 +27,8 @@ KEYS: tuple[tuple[str, str], ...] = (
 
 STATES = (
     "Token states: collecting (here) · collected by another instance: host · waiting (active, no "
-    "collector yet) · idle (inactive) · failed: reason (fix the token, then toggle it to retry)."
+    "collector yet) · idle (inactive) · failed: reason (fix the token, then toggle it to retry).\n"
+    f"Loaders: {STATE_LEGEND}; enter: details."
 )
 
 
