@@ -4,21 +4,20 @@ The token table is the truth; notifications from the trigger only make a reconci
 reconcile runs after every (re)connect of the listener, on each notification (debounced), and every
 ``reconcile_interval``; between them, every ``lease_renew`` seconds, tokens that are wanted but not yet
 collected (their lease was held elsewhere) are claimed again, which is how a dead instance's tokens are
-taken over.
+taken over. Starting and stopping the collectors themselves is ``RunningCollectors``
+(``tibber_tui.collector.running_collectors``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
 import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,18 +26,12 @@ import asyncpg
 from tibber_tui import __version__
 from tibber_tui.collector.backoff import Backoff
 from tibber_tui.collector.batch_writer import BatchWriter
-from tibber_tui.collector.events import (
-    BudgetChanged,
-    CollectorStarted,
-    CollectorStopped,
-    DatabaseStateChanged,
-    EventSink,
-    LogMessage,
-)
+from tibber_tui.collector.events import BudgetChanged, DatabaseStateChanged, EventSink, LogMessage
 from tibber_tui.collector.lease_keeper import LeaseKeeper
+from tibber_tui.collector.running_collectors import RunningCollectors
 from tibber_tui.collector.status import StatusReporter
 from tibber_tui.collector.timings import CollectorTimings
-from tibber_tui.collector.token_collector import CollectorContext, TokenCollector
+from tibber_tui.collector.token_collector import CollectorContext
 from tibber_tui.config import Config
 from tibber_tui.db import leases as lease_sql
 from tibber_tui.db.listener import TokenChange, TokenListener
@@ -55,13 +48,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class _Running:
-    token: TokenRow
-    collector: TokenCollector
-    task: asyncio.Task[str]
 
 
 class Manager:
@@ -90,17 +76,15 @@ class Manager:
         self.store: Store | None = None
         self.budget = budget or RateBudget(config.rate_limit_requests, config.rate_limit_window)
         self.status = StatusReporter(sink, str(self.instance_id), interval=self.timings.status_interval, clock=clock)
-        self._running: dict[int, _Running] = {}
-        self._stopping: dict[int, asyncio.Task[None]] = {}
+        self._collectors = RunningCollectors(
+            self.instance_id, sink, self.timings, context=self._context, on_rejected=self._token_rejected
+        )
         self._wanted: dict[int, TokenRow] = {}
-        self._retry_at: dict[int, float] = {}
-        self._failures: dict[int, Backoff] = {}
         self._reconcile_requested = asyncio.Event()
         self._lock = asyncio.Lock()
         self._keeper: LeaseKeeper | None = None
         self._writer: BatchWriter | None = None
         self._db_ok = True
-        self._background: set[asyncio.Task[None]] = set()
         self.reconciles = 0
         """Full reconciles done (for tests)."""
 
@@ -108,7 +92,7 @@ class Manager:
 
     def collected_tokens(self) -> set[int]:
         """Token ids whose collectors run in this instance now."""
-        return set(self._running)
+        return self._collectors.token_ids()
 
     def budget_snapshot(self) -> BudgetSnapshot:
         return self.budget.snapshot()
@@ -129,6 +113,7 @@ class Manager:
             store = Store(pool)
             self.store = store
             self.status.store = store
+            self._collectors.store = store
             await self._register(pool)
             if self.config.api_token and not self.observe:
                 await self._add_env_token(store)
@@ -148,9 +133,10 @@ class Manager:
                 self.sink,
                 ttl=self.config.lease_ttl,
                 renew=self.config.lease_renew,
-                on_lost=self._on_lease_lost,
+                on_lost=self._collectors.on_lease_lost,
                 register=lambda: self._register(pool),
             )
+            self._collectors.keeper = self._keeper
             self.sink.emit(DatabaseStateChanged(True, "pool open, schema up to date"))
             self.sink.emit(LogMessage("info", f"instance {self.instance_id} started ({self.mode})"))
             await self._run_tasks(pool)
@@ -259,15 +245,15 @@ class Manager:
                 if token.active and not failed:
                     wanted[token.id] = token
             self._wanted = wanted
-            for token_id, running in list(self._running.items()):
+            for token_id, started_with in self._collectors.tokens().items():
                 row = wanted.get(token_id)
                 if row is None:
                     gone = present.get(token_id)
                     reason = "token deleted" if gone is None else ("token deactivated" if not gone.active else "failed")
-                    self._begin_stop(token_id, reason)
-                elif row.token != running.token.token:
-                    self._begin_stop(token_id, "token changed")
-            await self._await_stops()
+                    self._collectors.begin_stop(token_id, reason)
+                elif row.token != started_with.token:
+                    self._collectors.begin_stop(token_id, "token changed")
+            await self._collectors.wait_for_stops()
             await self._claim_locked()
 
     async def _claim_wanted(self) -> None:
@@ -279,11 +265,7 @@ class Manager:
         if store is None or keeper is None or self.observe:
             return
         now = asyncio.get_running_loop().time()
-        pending = [
-            t
-            for t in self._wanted
-            if t not in self._running and t not in self._stopping and self._retry_at.get(t, 0) <= now
-        ]
+        pending = [t for t in self._wanted if self._collectors.may_start(t, now)]
         if not pending:
             return
         limit = await self._fair_share()
@@ -293,16 +275,19 @@ class Manager:
         )
         for lease in claimed:
             keeper.add(lease, sent_at)
-            self._start(self._wanted[lease.token_id])
+            self._collectors.start(self._wanted[lease.token_id])
 
     async def _fair_share(self) -> int:
         """How many more tokens this instance should take, so simultaneous starts spread the tokens out."""
         assert self.store is not None
         stale_after = min(2 * self.config.lease_renew, self.config.lease_ttl)
         instances = max(1, await lease_sql.live_collector_count(self.store.pool, stale_after))
-        return max(0, math.ceil(len(self._wanted) / instances) - len(self._running))
+        return max(0, math.ceil(len(self._wanted) / instances) - len(self._collectors))
 
-    # -- starting and stopping one token ----------------------------------------------------------------
+    def _token_rejected(self, token_id: int) -> None:
+        self._wanted.pop(token_id, None)  # no retry until the row changes (the next reconcile re-reads it)
+
+    # -- what a collector is given ------------------------------------------------------------------
 
     def _context(self) -> CollectorContext:
         assert self.store is not None and self._writer is not None
@@ -330,79 +315,6 @@ class Manager:
             **extra,
         )
 
-    def _start(self, token: TokenRow) -> None:
-        collector = TokenCollector(token, self._context())
-        task = asyncio.create_task(collector.run(), name=f"token-{token.id}")
-        self._running[token.id] = _Running(token, collector, task)
-        task.add_done_callback(functools.partial(self._collector_done, token.id))
-        label = token.label or mask_token(token.token)
-        self.sink.emit(CollectorStarted(token.id, label))
-
-    def _collector_done(self, token_id: int, task: asyncio.Task[str]) -> None:
-        running = self._running.get(token_id)
-        if running is None or running.task is not task or token_id in self._stopping:
-            return  # a stop we asked for; _stop handles the bookkeeping
-        del self._running[token_id]
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is None and task.result() == "failed":
-            self._wanted.pop(token_id, None)  # no retry until the row changes (the next reconcile re-reads it)
-            reason = "token rejected by the API"
-        else:
-            backoff = self._failures.setdefault(token_id, Backoff(self.timings.retry_base, self.timings.retry_cap))
-            delay = backoff.failure()
-            self._retry_at[token_id] = asyncio.get_running_loop().time() + delay
-            reason = f"collector ended: {describe(exc) if exc else 'no reason'}; restarting in {delay:.0f} s"
-            self.sink.emit(LogMessage("error", reason, token_id))
-        self._release(token_id)
-        self.sink.emit(CollectorStopped(token_id, reason))
-
-    def _release(self, token_id: int) -> None:
-        if self._keeper is not None:
-            self._keeper.remove(token_id)
-        store = self.store
-        if store is not None:
-            task = asyncio.create_task(self._release_quietly(store, [token_id]))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _release_quietly(self, store: Store, token_ids: list[int]) -> None:
-        try:
-            await lease_sql.release_leases(store.pool, self.instance_id, token_ids)
-        except Exception:
-            log.debug("lease release failed (it expires by itself)", exc_info=True)
-
-    def _on_lease_lost(self, token_id: int, reason: str) -> None:
-        if token_id in self._running:
-            self.sink.emit(LogMessage("warning", f"stopping: {reason}", token_id))
-            self._begin_stop(token_id, reason, release=False)
-
-    def _begin_stop(self, token_id: int, reason: str, *, release: bool = True) -> None:
-        if token_id in self._stopping or token_id not in self._running:
-            return
-        task = asyncio.create_task(self._stop(token_id, reason, release=release), name=f"stop-{token_id}")
-        self._stopping[token_id] = task
-
-    async def _await_stops(self) -> None:
-        if self._stopping:
-            await asyncio.gather(*list(self._stopping.values()), return_exceptions=True)
-
-    async def _stop(self, token_id: int, reason: str, *, release: bool) -> None:
-        running = self._running.get(token_id)
-        try:
-            if running is None:
-                return
-            await running.collector.stop(self.timings.stop_timeout)
-            if self._keeper is not None:
-                self._keeper.remove(token_id)
-            if release and self.store is not None:
-                await self._release_quietly(self.store, [token_id])
-            self.sink.emit(CollectorStopped(token_id, reason))
-        finally:
-            self._running.pop(token_id, None)
-            self._stopping.pop(token_id, None)
-
     # -- the rest ---------------------------------------------------------------------------------
 
     async def _budget_loop(self) -> None:
@@ -424,10 +336,9 @@ class Manager:
     async def _shutdown(self, pool: asyncpg.Pool) -> None:
         """Stop every collector, flush, release leases, deregister, close the pool: within about 5 s."""
         try:
-            for token_id in list(self._running):
-                self._begin_stop(token_id, "shutting down", release=False)
+            self._collectors.begin_stop_all("shutting down", release=False)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._await_stops(), self.timings.stop_timeout + 1.0)
+                await asyncio.wait_for(self._collectors.wait_for_stops(), self.timings.stop_timeout + 1.0)
             if self._writer is not None:
                 await self._writer.close(1.0)
             with contextlib.suppress(Exception):

@@ -6,7 +6,9 @@ close codes (4403 → invalid token, 4429 → cool down), stale detection, a bou
 path of a dict lookup per field are each a few lines here and awkward through gql's subscription API.
 
 Protocol (FACTS §2): ``connection_init {"token"}`` → ``connection_ack``; one ``subscribe`` per home;
-``next`` frames; ``ping``/``pong`` both ways; ``complete`` + close 1000 to stop.
+``next`` frames; ``ping``/``pong`` both ways; ``complete`` + close 1000 to stop. This module opens, watches
+(ping, stale data, close codes) and reopens the socket; the subscriptions on it and the per-frame path are
+``LiveSubscriptions`` (``tibber_tui.tibber.live_subscriptions``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
@@ -26,12 +26,11 @@ from tibber_tui.secrets import mask_token, redact
 from tibber_tui.tibber.backoff import official_sdk_backoff
 from tibber_tui.tibber.budget import Priority
 from tibber_tui.tibber.client import TibberClient
-from tibber_tui.tibber.errors import ApiBug, InvalidToken, MalformedNode, RateLimited, TransientApiError
+from tibber_tui.tibber.errors import ApiBug, InvalidToken, RateLimited, TransientApiError
+from tibber_tui.tibber.live_subscriptions import LiveStats, LiveSubscriptions
 from tibber_tui.tibber.models import LiveMeasurement
-from tibber_tui.tibber.parse import parse_live
-from tibber_tui.tibber.queries import LIVE_SUBSCRIPTION
 
-log = logging.getLogger(__name__)
+__all__ = ["ACK_TIMEOUT", "CLOSE_TIMEOUT", "SUBPROTOCOL", "LiveStats", "LiveStream", "StreamState", "default_cooldown"]
 
 StreamState = Literal["connecting", "connected", "stale", "reconnecting", "cooling_down", "closed"]
 """The same states as ``collector.events.StreamStateChanged``."""
@@ -43,7 +42,6 @@ ACK_TIMEOUT = 10.0
 """Seconds to wait for ``connection_ack``."""
 _INVALID_TOKEN_CLOSE = 4403
 _TOO_MANY_CONNECTIONS_CLOSE = 4429
-_AUTH_MARKERS = ("unauthenticated", "invalid token", "not authorized", "unauthorized")
 
 
 def default_cooldown(count: int) -> float:
@@ -53,21 +51,6 @@ def default_cooldown(count: int) -> float:
     HTTP 429 means the IP is banned for ~10 minutes; retrying sooner only renews the ban.
     """
     return min(120.0 * count, 900.0) + random.uniform(0.0, 60.0)
-
-
-@dataclass(slots=True)
-class LiveStats:
-    """What one stream did, for tests, benchmarks and the status view."""
-
-    connects: int = 0
-    """Websocket upgrade attempts."""
-    frames: int = 0
-    """Measurements handed to ``on_measurement``."""
-    malformed: int = 0
-    """Frames dropped because they could not be read."""
-    resubscribes: int = 0
-    cooldowns: int = 0
-    stale: int = 0
 
 
 class _StreamEnded(Exception):
@@ -95,34 +78,53 @@ class LiveStream:
         self._token = token
         self._client = client
         self._home_ids = home_ids
-        self._on_measurement = on_measurement
         self._on_state = on_state
         self.ping_interval = ping_interval
         self.stale_after = stale_after
         self._backoff = backoff
         self._sleep = sleep
         self._cooldown = cooldown
-        self.resubscribe_delay = resubscribe_delay
         self.stats = LiveStats()
         self.state: StreamState = "closed"
         self._stopping = False
         self._stop_event = asyncio.Event()
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._sub_home: dict[str, str] = {}  # subscription id → home id
-        self._home_sub: dict[str, str] = {}  # home id → subscription id
-        self._next_id = 0
-        self._pong_due = False
-        self._pending: set[asyncio.Task[None]] = set()
-        self._resubscribing: set[str] = set()  # homes waiting for their delayed resubscribe
+        self._subscriptions = LiveSubscriptions(
+            who=self.who,
+            token=token,
+            stats=self.stats,
+            wanted_homes=self._wanted_homes,
+            on_measurement=on_measurement,
+            sleep=sleep,
+            resubscribe_delay=resubscribe_delay,
+            stopping=self._stop_requested,
+        )
         self._inner: asyncio.Task[None] | None = None
 
     @property
     def who(self) -> str:
         return f"token {mask_token(self._token)}"
 
+    @property
+    def resubscribe_delay(self) -> float:
+        """Seconds before a home whose subscription Tibber ended or failed is subscribed again."""
+        return self._subscriptions.resubscribe_delay
+
+    @resubscribe_delay.setter
+    def resubscribe_delay(self, seconds: float) -> None:
+        self._subscriptions.resubscribe_delay = seconds
+
+    @property
+    def _sub_home(self) -> dict[str, str]:
+        """Subscription id → home id; ``bench/bench_live.py`` binds ids here to time the frame path alone."""
+        return self._subscriptions.by_id
+
     def subscribed_homes(self) -> set[str]:
         """Homes with an active subscription on the open socket."""
-        return set(self._home_sub)
+        return set(self._subscriptions.by_home)
+
+    def handle_text(self, text: str) -> bool:
+        """Handle one text frame; True when it carried a measurement (see ``LiveSubscriptions.handle_text``)."""
+        return self._subscriptions.handle_text(text)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class LiveStream:
         """Complete every subscription, close the socket with 1000, end ``run()``; returns within about 1 s."""
         self._stopping = True
         self._stop_event.set()
-        ws = self._ws
+        ws = self._subscriptions.socket
         if ws is not None and not ws.closed:
             await self._close_gracefully(ws)
         inner = self._inner
@@ -214,7 +216,8 @@ class LiveStream:
         async with self._client.budget.slot(Priority.LIVE):  # upgrades count against Tibber's limit too
             self.stats.connects += 1
             ws = await self._connect(session, url)
-        self._ws = ws
+        subscriptions = self._subscriptions
+        subscriptions.attach(ws)
         got_data = False
         try:
             await ws.send_str(json.dumps({"type": "connection_init", "payload": {"token": self._token}}))
@@ -223,7 +226,7 @@ class LiveStream:
             loop = asyncio.get_running_loop()
             last_data = loop.time()
             next_ping = last_data + self.ping_interval
-            await self._sync_subscriptions(ws)
+            await subscriptions.sync(ws)
             while not self._stopping:
                 now = loop.time()
                 if now - last_data >= self.stale_after:
@@ -233,7 +236,7 @@ class LiveStream:
                 if now >= next_ping:
                     next_ping = now + self.ping_interval
                     await ws.send_str('{"type":"ping"}')
-                    if not await self._sync_subscriptions(ws):
+                    if not await subscriptions.sync(ws):
                         return got_data  # no homes left to watch
                 timeout = max(min(next_ping, last_data + self.stale_after) - now, 0.001)
                 try:
@@ -241,11 +244,11 @@ class LiveStream:
                 except TimeoutError:
                     continue
                 if message.type is aiohttp.WSMsgType.TEXT:
-                    if self.handle_text(message.data):
+                    if subscriptions.handle_text(message.data):
                         last_data = loop.time()
                         got_data = True
-                    if self._pong_due:
-                        self._pong_due = False
+                    if subscriptions.pong_due:
+                        subscriptions.pong_due = False
                         await ws.send_str('{"type":"pong"}')
                 elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                     if self._stop_requested():
@@ -255,15 +258,10 @@ class LiveStream:
                     raise _StreamEnded(f"websocket error: {message.data}")
             return got_data
         finally:
-            for task in self._pending:
-                task.cancel()
-            self._pending.clear()
-            self._resubscribing.clear()
+            subscriptions.cancel_pending()
             if not ws.closed:
                 await self._close_gracefully(ws)
-            self._ws = None
-            self._sub_home.clear()
-            self._home_sub.clear()
+            subscriptions.detach()
 
     async def _connect(self, session: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
         try:
@@ -320,136 +318,15 @@ class LiveStream:
 
     async def _close_gracefully(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """``complete`` every subscription, then close with 1000; bounded so ``stop()`` stays fast."""
-        subscriptions = list(self._sub_home)
-        self._sub_home.clear()
-        self._home_sub.clear()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                for sub_id in subscriptions:
-                    await ws.send_str(json.dumps({"id": sub_id, "type": "complete"}))
+        await self._subscriptions.complete_all(ws, within=CLOSE_TIMEOUT)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT + 0.1):
                 await ws.close(code=1000)
 
-    # -- subscriptions --------------------------------------------------------------------------
+    # -- helpers ----------------------------------------------------------------------------------
 
     def _wanted_homes(self) -> list[str]:
         return list(dict.fromkeys(self._home_ids()))
-
-    async def _sync_subscriptions(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
-        """Subscribe new homes, complete dropped ones; False when no home is left."""
-        wanted = self._wanted_homes()
-        for home_id in [h for h in self._home_sub if h not in wanted]:
-            sub_id = self._home_sub.pop(home_id)
-            self._sub_home.pop(sub_id, None)
-            await ws.send_str(json.dumps({"id": sub_id, "type": "complete"}))
-        for home_id in wanted:
-            if home_id not in self._home_sub and home_id not in self._resubscribing:
-                await self._subscribe(ws, home_id)
-        return bool(wanted)
-
-    async def _subscribe(self, ws: aiohttp.ClientWebSocketResponse, home_id: str) -> None:
-        self._next_id += 1
-        sub_id = str(self._next_id)
-        self._sub_home[sub_id] = home_id
-        self._home_sub[home_id] = sub_id
-        payload = {"query": LIVE_SUBSCRIPTION, "variables": {"homeId": home_id}}
-        await ws.send_str(json.dumps({"id": sub_id, "type": "subscribe", "payload": payload}))
-
-    def _resubscribe_later(self, home_id: str) -> None:
-        ws = self._ws
-        if ws is None or self._stopping:
-            return
-
-        async def resubscribe() -> None:
-            try:
-                await self._sleep(self.resubscribe_delay)
-            finally:
-                self._resubscribing.discard(home_id)
-            if ws is self._ws and not ws.closed and home_id in self._wanted_homes() and home_id not in self._home_sub:
-                self.stats.resubscribes += 1
-                await self._subscribe(ws, home_id)
-
-        self._resubscribing.add(home_id)  # the periodic sync must not resubscribe it before the delay
-
-        task = asyncio.create_task(resubscribe())
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    def _end_subscription(self, sub_id: Any) -> str | None:
-        home_id = self._sub_home.pop(sub_id, None) if isinstance(sub_id, str) else None
-        if home_id is not None:
-            self._home_sub.pop(home_id, None)
-        return home_id
-
-    # -- the frame path -------------------------------------------------------------------------
-
-    def handle_text(self, text: str) -> bool:
-        """Handle one text frame; True when it carried a measurement (the stream is alive).
-
-        This is the whole per-frame path (JSON, dispatch, parse, hand-off) and what ``bench_live`` measures.
-        """
-        try:
-            message = json.loads(text)
-        except ValueError:
-            self.stats.malformed += 1
-            log.warning("%s: unreadable websocket frame: %.80r", self.who, text)
-            return False
-        if type(message) is not dict:
-            self.stats.malformed += 1
-            return False
-        kind = message.get("type")
-        if kind == "next":
-            home_id = self._sub_home.get(message.get("id"))  # type: ignore[arg-type]
-            if home_id is None:
-                return False  # a frame of a subscription we already completed
-            payload = message.get("payload")
-            if type(payload) is not dict:
-                self.stats.malformed += 1
-                return False
-            errors = payload.get("errors")
-            if errors:
-                self._subscription_failed(message.get("id"), errors, still_open=True)
-                return False
-            data = payload.get("data")
-            try:
-                measurement = parse_live(home_id, data.get("liveMeasurement") if type(data) is dict else None)
-            except MalformedNode as exc:
-                self.stats.malformed += 1
-                log.warning("%s: home %s: %s", self.who, home_id, exc)
-                return True  # the stream is alive even if this frame was bad
-            self.stats.frames += 1
-            self._on_measurement(measurement)
-            return True
-        if kind == "ping":
-            self._pong_due = True
-        elif kind == "error":
-            self._subscription_failed(message.get("id"), message.get("payload"), still_open=False)
-        elif kind == "complete":
-            home_id = self._end_subscription(message.get("id"))
-            if home_id is not None:
-                log.info("%s: Tibber ended the stream of home %s; resubscribing", self.who, home_id)
-                self._resubscribe_later(home_id)
-        return False
-
-    def _subscription_failed(self, sub_id: Any, errors: Any, *, still_open: bool) -> None:
-        """A subscription reported errors: give up on it and resubscribe its home later.
-
-        ``still_open``: errors inside ``next`` leave the operation running on the server, so it is completed
-        first; an ``error`` message already ended it (graphql-transport-ws).
-        """
-        text = redact(json.dumps(errors)[:300], [self._token])
-        if any(marker in text.lower() for marker in _AUTH_MARKERS):
-            raise InvalidToken(f"{self.who}: Tibber rejected the token on the websocket ({text}); check the token")
-        home_id = self._end_subscription(sub_id)
-        if home_id is None:
-            return
-        log.warning("%s: subscription of home %s failed: %s; resubscribing", self.who, home_id, text)
-        if still_open and self._ws is not None and not self._ws.closed:
-            task = asyncio.create_task(self._ws.send_str(json.dumps({"id": sub_id, "type": "complete"})))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
-        self._resubscribe_later(home_id)
 
     def _stop_requested(self) -> bool:
         """``stop()`` was called (a call, so type narrowing does not assume it is still False after an await)."""

@@ -2,7 +2,9 @@
 
 The database is the source of truth: a worker re-reads it every ``refresh_interval`` (so changes made by other
 instances, psql or the CLI appear without restart); core events from this instance's collector update the panes
-in between. Redraws are throttled to one per ``redraw_interval`` however many events arrive.
+in between. Redraws are throttled to one per ``redraw_interval`` however many events arrive; drawing the panes
+from the app's state is ``DashboardPanes`` (``tibber_tui.ui.dashboard_panes``), the two workers are
+``DashboardWorkers`` (``tibber_tui.ui.dashboard_workers``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -25,10 +27,11 @@ from textual.worker import Worker
 from tibber_tui.collector import events as ev
 from tibber_tui.config import Config
 from tibber_tui.db.store import Store
-from tibber_tui.errors import describe
 from tibber_tui.ui import view
-from tibber_tui.ui.collector_host import CollectorHost, ManagerFactory, default_manager_factory, restart_delay
-from tibber_tui.ui.dashboard_data import DashboardData, load_dashboard
+from tibber_tui.ui.collector_host import CollectorHost, ManagerFactory, default_manager_factory
+from tibber_tui.ui.dashboard_data import DashboardData
+from tibber_tui.ui.dashboard_panes import DashboardPanes
+from tibber_tui.ui.dashboard_workers import DashboardWorkers
 from tibber_tui.ui.live_feed import LiveFeed
 from tibber_tui.ui.messages import CollectorCrashed, CoreEvent, LiveSampleReceived, LogEvent, MessageSink, StatusEvent
 from tibber_tui.ui.samples import PowerSample
@@ -38,8 +41,7 @@ from tibber_tui.ui.token_actions import TokenActions
 from tibber_tui.ui.widgets.event_log import EventLog
 from tibber_tui.ui.widgets.homes_table import HomesTable
 from tibber_tui.ui.widgets.loader_status import LoaderStatusTable
-from tibber_tui.ui.widgets.power_graph import GraphData, PowerGraph, window_label
-from tibber_tui.ui.widgets.table_sync import selected_key, sync_rows
+from tibber_tui.ui.widgets.power_graph import PowerGraph, window_label
 from tibber_tui.ui.widgets.tokens_table import TokensTable
 
 Clock = Callable[[], datetime]
@@ -52,8 +54,11 @@ def local_clock() -> datetime:
     return datetime.now().astimezone()
 
 
-class TibberApp(TokenActions, TerminalWatch):
+class TibberApp(DashboardWorkers, TokenActions, DashboardPanes, TerminalWatch):
     """The dashboard. Build it with ``make_app``: the CLI and the tests use the same factory."""
+
+    # DashboardWorkers comes first: its request_refresh/stop_collector/close_database replace the stubs that
+    # TokenActions and TerminalWatch declare for them.
 
     CSS_PATH = "app.tcss"
     TITLE = "tibber-tui"
@@ -133,86 +138,6 @@ class TibberApp(TokenActions, TerminalWatch):
         self._collector_worker = self.run_collector()
         if self.watch_terminal and not self.is_headless:
             self._install_terminal_watchdog()
-
-    # workers ------------------------------------------------------------------------------------------------
-    @work(exclusive=True, group="collector")
-    async def run_collector(self) -> None:
-        """Run the Manager until the app exits; a crash is logged and the Manager restarted with backoff."""
-        failures = 0
-        while True:
-            manager = self.manager_factory(self.config, self.dsn, self.sink, self.observe)
-            self.manager = manager
-            started = asyncio.get_running_loop().time()
-            try:
-                await manager.run()
-                error = "collector stopped unexpectedly"
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                error = describe(exc)
-            finally:
-                self.manager = None
-            # a collector that ran for a while starts the backoff afresh
-            failures = 1 if asyncio.get_running_loop().time() - started > 60 else failures + 1
-            delay = restart_delay(failures)
-            self.post_message(CollectorCrashed(error, delay))
-            await asyncio.sleep(delay)
-
-    @work(exclusive=True, group="database")
-    async def watch_database(self) -> None:
-        """Keep a pool, re-read the database periodically; show "reconnecting" while it is gone."""
-        from tibber_tui.db.connection import create_pool
-
-        failures = 0
-        while True:
-            try:
-                if self.store is None:
-                    pool = await create_pool(self.dsn, min_size=1, max_size=3)
-                    self.store = Store(pool)
-                await self.refresh_now()
-                if self.db_connected is not True:
-                    self.log_line("info", "database connected")
-                self._set_db_state(True, "")
-                failures = 0
-            except Exception as exc:  # unreachable, auth, dropped connection, ...: all mean 'reconnect'
-                failures += 1
-                if self.db_connected is not False:
-                    self.log_line("error", f"database unreachable, reconnecting: {describe(exc)}")
-                self._set_db_state(False, describe(exc))
-                await self.close_database()
-                await asyncio.sleep(min(10.0, 0.5 * 2 ** min(failures, 5)))
-                continue
-            self._refresh_wanted.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._refresh_wanted.wait(), self.refresh_interval)
-
-    async def close_database(self) -> None:
-        """Drop the dashboard's pool (after a failure, at exit); the next refresh opens a new one."""
-        store, self.store = self.store, None
-        if store is not None:
-            with contextlib.suppress(Exception):  # a broken pool has nothing else to release
-                store.pool.terminate()
-
-    async def refresh_now(self) -> None:
-        """Read the database now and redraw (also used by tests once they seeded data)."""
-        if self.store is None:
-            return
-        now = self.clock()
-        self.data = await load_dashboard(self.store, self.selected_token, now)
-        if self.selected_token is None and self.data.tokens:
-            self.selected_token = self.data.tokens[0].id
-        await self._load_live_rows(now)
-        self._dirty = True
-        self._redraw_if_dirty()
-
-    def request_refresh(self) -> None:
-        self._refresh_wanted.set()
-
-    async def _load_live_rows(self, now: datetime) -> None:
-        if self.store is not None and self.data is not None:
-            here = self.selected_token in self._collected_here()
-            window = self.query_one(PowerGraph).window
-            await self.live.load(self.store, self.data.homes, now - window, now, from_events=here)
 
     # event handlers -----------------------------------------------------------------------------------------
     @on(LiveSampleReceived)
@@ -302,15 +227,6 @@ class TibberApp(TokenActions, TerminalWatch):
             )
 
     # helpers ------------------------------------------------------------------------------------------------
-    def _collected_here(self) -> set[int]:
-        return self.manager.collected_tokens() if self.manager is not None else set()
-
-    def _labels(self) -> dict[int, str]:
-        return {t.id: t.label or f"token #{t.id}" for t in self.data.tokens} if self.data else {}
-
-    def _secrets(self) -> list[str]:
-        return [t.token for t in self.data.tokens] if self.data else []
-
     def log_line(self, level: str, message: str, at: datetime | None = None) -> None:
         when = (at or self.clock()).astimezone(self.clock().tzinfo)
         # Events of the collector's own shutdown can arrive after quit removed the widgets: drop them then.
@@ -323,90 +239,7 @@ class TibberApp(TokenActions, TerminalWatch):
             with contextlib.suppress(NoMatches):
                 self._update_status()
 
-    def _update_status(self) -> None:
-        if self.db_connected is None:
-            db = "[yellow]database: connecting…[/]"
-        elif self.db_connected:
-            db = "[green]database ok[/]"
-        else:
-            db = f"[bold red]database unreachable — reconnecting…[/] [dim]{self.db_error}[/]"
-        mode = "observing" if self.observe else f"collecting {len(self._collected_here())} token(s)"
-        budget = view.budget_text(self.budget, self.observe)
-        self.query_one("#status", Static).update(f"[b]tibber-tui[/] {mode} │ {db} │ {budget}")
-
-    def _redraw_if_dirty(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        with contextlib.suppress(NoMatches):  # the widgets are already gone while quitting
-            self._redraw()
-
-    def _redraw(self) -> None:
-        data = self.data
-        self._update_status()
-        if data is None:
-            return
-        now = self.clock()
-        here = self._collected_here()
-        instance_id = getattr(self.manager, "instance_id", None)
-        states = {
-            t.id: view.token_state(
-                t, data.statuses.get(t.id), data.owners.get(t.id), here, instance_id, self.stream_states.get(t.id)
-            )
-            for t in data.tokens
-        }
-        tokens = self.query_one("#tokens", DataTable)
-        sync_rows(tokens, view.token_rows(data.tokens, states, data.home_counts))
-        if self.selected_token is not None and selected_key(tokens) != str(self.selected_token):
-            keys = [str(t.id) for t in data.tokens]
-            if str(self.selected_token) in keys:
-                tokens.move_cursor(row=keys.index(str(self.selected_token)), animate=False)
-        live = {
-            h.id: s.consumption
-            for h in data.homes
-            if (s := self.live.samples.latest(h.id)) and s.consumption is not None
-        }
-        homes = self.query_one("#homes", DataTable)
-        sync_rows(homes, view.home_rows(data.homes, data.figures, live))
-        if self.selected_home not in {h.id for h in data.homes}:
-            self.selected_home = selected_key(homes)
-        names = {h.id: view.home_name(h) for h in data.homes}
-        loader_rows = {(r.home_id, r.loader): r for r in data.loaders}
-        for key, event in self.loader_events.items():
-            loader_rows[key] = view.merge_loader_event(loader_rows.get(key), event)
-        self.query_one(LoaderStatusTable).show(loader_rows.values(), names, now, self._secrets())
-        token = self._selected_token_row()
-        # A failure reason is longer than the state column: the selected token's full reason goes in the title.
-        state = states.get(token.id, "") if token else ""
-        reason = f" · [$error]{view.redact_markup(state, self._secrets())}[/]" if state.startswith("failed") else ""
-        self.query_one("#tokens-pane").border_title = f"1 Tokens{reason}"
-        self.query_one("#homes-pane").border_title = (
-            f"2 Homes of {token.label or f'#{token.id}'}" if token else "2 Homes"
-        )
-        self.query_one(PowerGraph).refresh()
-
-    def _graph_data(self, columns: int) -> GraphData | None:
-        """The selected home's samples downsampled to the graph's columns (the widget never sees raw samples)."""
-        home = next((h for h in self.data.homes if h.id == self.selected_home), None) if self.data else None
-        if home is None:
-            return None
-        graph = self.query_one(PowerGraph)
-        legend = "[$accent]█[/] consumption" + (" [$success]█[/] production" if home.has_production else "")
-        title = f"3 Power of {view.home_name(home)} · {window_label(graph.window)} · {legend}"
-        self.query_one("#graph-pane").border_title = title
-        return self.live.graph_data(home.id, graph.window, self.clock(), columns)
-
     # lifecycle ----------------------------------------------------------------------------------------------
-    async def stop_collector(self, grace: float = 6.0) -> None:
-        """Cancel the collector worker and wait for its cleanup (flush, close sockets, release leases)."""
-        worker = self._collector_worker
-        if worker is None or worker.is_finished:
-            return
-        worker.cancel()
-        # WorkerCancelled / WorkerFailed / timeout: the collector is gone either way
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(worker.wait(), grace)
-
     async def on_unmount(self) -> None:
         await self.stop_collector()
         await self.close_database()
