@@ -65,7 +65,7 @@ async def bench_frame_path(count: int) -> float:
         TOKEN, client=client, home_ids=lambda: list(subscriptions.values()), on_measurement=on_measurement
     )
     # Bench-only: bind the subscription ids the frames use, as a connected stream would have.
-    stream._sub_home.update(subscriptions)
+    stream._subscriptions.by_id.update(subscriptions)
     started = time.perf_counter()
     for text in texts:
         stream.handle_text(text)

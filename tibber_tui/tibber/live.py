@@ -113,11 +113,6 @@ class LiveStream:
     def resubscribe_delay(self, seconds: float) -> None:
         self._subscriptions.resubscribe_delay = seconds
 
-    @property
-    def _sub_home(self) -> dict[str, str]:
-        """Subscription id → home id; ``bench/bench_live.py`` binds ids here to time the frame path alone."""
-        return self._subscriptions.by_id
-
     def subscribed_homes(self) -> set[str]:
         """Homes with an active subscription on the open socket."""
         return set(self._subscriptions.by_home)
