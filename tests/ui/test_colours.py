@@ -6,19 +6,10 @@ Many SSH sessions, tmux and older terminals advertise ``TERM=xterm-256color`` wi
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import fcntl
 import os
-import pty
 import re
-import select
-import struct
-import subprocess
-import sys
-import termios
 
-from tests.ui.test_terminal import _become_terminal_session
+from tests.ui.pty_program import read_until, start_in_pty, wait_exit
 from tibber_tui.db.store import Store
 from tibber_tui.simulator import Simulator
 
@@ -55,63 +46,19 @@ def test_colour_kinds_parser() -> None:
     assert colour_kinds(b"\x1b[5;2mx") == set()
 
 
-async def _read_until(master: int, needles: tuple[bytes, ...], limit: float) -> bytes:
-    """Read the pty without blocking the event loop (the simulator serves the program from this loop)."""
-    seen = b""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not all(n in seen for n in needles):
-        if loop.time() > deadline:
-            missing = [n for n in needles if n not in seen]
-            raise AssertionError(f"no {missing} on the terminal within {limit}s; got {seen[-2000:]!r}")
-        ready, _, _ = select.select([master], [], [], 0)
-        if ready:
-            try:
-                seen += os.read(master, 65536)
-            except OSError:
-                break
-        else:
-            await asyncio.sleep(0.05)
-    return seen
-
-
-async def _wait_exit(process: subprocess.Popen[bytes], master: int, limit: float) -> int:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while process.poll() is None:
-        if loop.time() > deadline:
-            raise AssertionError(f"tibber-tui did not exit within {limit}s")
-        if select.select([master], [], [], 0)[0]:
-            with contextlib.suppress(OSError):
-                os.read(master, 65536)  # keep the pty drained so the program never blocks writing
-        await asyncio.sleep(0.05)
-    return process.returncode
-
-
 async def test_256_colour_terminal_gets_no_truecolor(database_url: str, store: Store, simulator: Simulator) -> None:
     simulator.add_token(TOKEN, homes=1)
     await store.add_token(TOKEN, "Colours")
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in COLOUR_OVERRIDES}
     env.update(DATABASE_URL=database_url, TERM="xterm-256color", TIBBER_API_URL=simulator.url)
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once; the test then only reads the pty
-        [sys.executable, "-m", "tibber_tui.cli"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-        preexec_fn=_become_terminal_session,
-    )
-    os.close(slave)
+    process, master = start_in_pty([], env)
     try:
         # collecting the simulator's token: panes, the masked token, its state and the footer are on screen
-        screen = await _read_until(master, (b"1 Tokens", "…C0L8".encode(), b"collecting", b"Quit"), limit=30)
+        screen = await read_until(master, (b"1 Tokens", "…C0L8".encode(), b"collecting", b"Quit"), limit=30)
         assert TOKEN.encode() not in screen and b"SIMTOKEN" not in screen
         assert colour_kinds(screen) == {"256"}, "the dashboard must use 256-colour codes and no 24-bit ones"
         os.write(master, b"q")
-        assert await _wait_exit(process, master, limit=20) == 0
+        assert await wait_exit(process, master, limit=20) == 0
     finally:
         os.close(master)
         if process.poll() is None:
