@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 from collections.abc import Callable
 
 import asyncpg
 
+from tests.integration.collector_support import FAST_TIMINGS
 from tests.ui.helpers import screen_text, wait_for
 from tibber_tui.collector.events import EventSink, ListSink
 from tibber_tui.collector.manager import Manager
-from tibber_tui.collector.timings import CollectorTimings
 from tibber_tui.config import Config
 from tibber_tui.db.store import Store
 from tibber_tui.simulator import Simulator
@@ -24,19 +25,7 @@ from tibber_tui.ui.collector_host import CollectorHost
 from tibber_tui.ui.widgets.event_log import EventLog
 
 TOKEN = "SIMTOKEN-UI-00000000000000000000000000000000AB12"
-TIMINGS = CollectorTimings(
-    debounce=0.02,
-    status_interval=0.2,
-    budget_interval=0.2,
-    retry_base=0.05,
-    retry_cap=0.5,
-    ping_interval=5.0,
-    stale_after=2.0,
-    live_backoff=lambda failures: 0.1,
-    resubscribe_delay=0.1,
-    client_retries=1,
-    client_retry_delay=lambda attempt: 0.05,
-)
+TIMINGS = dataclasses.replace(FAST_TIMINGS, stale_after=2.0)
 
 
 def _config(database_url: str, simulator: Simulator) -> Config:
