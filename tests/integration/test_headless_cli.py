@@ -95,6 +95,10 @@ async def test_collects_logs_masked_and_stops_gracefully_on_sigterm(
     # Leases free, instance gone.
     assert all(o.owner is None for o in await leases.lease_owners(pool))
     assert await count(pool, "SELECT count(*) FROM tibber.instances") == 0
+    # `tibber-tui status` after the stop: every loader of this instance says stopped, none still "running".
+    states = await pool.fetch("SELECT loader, state FROM tibber.loader_status ORDER BY home_id, loader")
+    assert {r["loader"] for r in states} >= {"live", "consumption", "production", "prices"}
+    assert {r["state"] for r in states} == {"stopped"}, [tuple(r) for r in states]
 
     text = stderr.decode()
     assert TOKEN not in text and ENV_TOKEN not in text

@@ -123,9 +123,8 @@ class Manager:
                 flush_interval=self.config.flush_interval,
                 flush_rows=self.config.flush_rows,
                 buffer_seconds=self.config.live_buffer_seconds,
-                on_written=lambda token_id, home, n: self.status.update(
-                    token_id, home, "live", state="running", rows=n, success=True
-                ),
+                # Rows only: the stream's own state says running/stopped (the last flush comes after the stop).
+                on_written=lambda token_id, home, n: self.status.update(token_id, home, "live", rows=n, success=True),
             )
             self._keeper = LeaseKeeper(
                 pool,
