@@ -1,6 +1,7 @@
 """``tibber-tui demo``: the whole pipeline with nothing installed but the package.
 
-An embedded PostgreSQL server (or ``DATABASE_URL`` when set) with its own ``tibber_demo`` database, the
+An embedded PostgreSQL server (or the server of ``DATABASE_URL`` when set) with a demo database of its own
+(``tibber_demo``, or ``<database>_demo`` next to the configured one: never the real data), the
 simulator in a background thread, and three demo tokens: one with three homes (Oslo, Stockholm,
 Amsterdam), one with a producing home, and one the simulator rejects, so the error state is visible too.
 Then the dashboard, or with ``--no-ui`` the headless collector.
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 
 DEMO_DATABASE = "tibber_demo"
 """The embedded server's database for the demo, so demo tokens never mix with real ones."""
+
+
+def demo_database_name(database: str) -> str:
+    """The demo's database beside a configured one: demo tokens and real tokens never share a table."""
+    return f"{database}_demo"
+
 
 HOUSEHOLD_TOKEN = "demo-household-3-homes-0000000000000000000000000000000001"
 SOLAR_TOKEN = "demo-solar-home-000000000000000000000000000000000000000002"
@@ -107,12 +114,15 @@ class DemoEnvironment:
 
 
 def _demo_dsn(config: Config) -> str:
-    from tibber_tui.db.connection import create_database, dsn_with_database
+    from tibber_tui.db.connection import create_database, database_name, dsn_with_database
     from tibber_tui.db.embedded import ensure_embedded_server
 
     if config.database_url:
-        return config.database_url
-    dsn = dsn_with_database(ensure_embedded_server(config.data_dir), DEMO_DATABASE)
+        # Never the configured database itself: its instances would start collecting the demo tokens against the
+        # real API, and the demo would mark real tokens as rejected by the simulator.
+        dsn = dsn_with_database(config.database_url, demo_database_name(database_name(config.database_url)))
+    else:
+        dsn = dsn_with_database(ensure_embedded_server(config.data_dir), DEMO_DATABASE)
     asyncio.run(create_database(dsn))
     return dsn
 
@@ -137,7 +147,8 @@ def prepare_demo(config: Config, frame_interval: float = 2.0) -> DemoEnvironment
     dsn = _demo_dsn(config)
     asyncio.run(_seed_tokens(dsn))
     thread = run_in_thread(SimConfig(frame_interval=frame_interval), dict(demo_homes()))
-    env = DemoEnvironment(config.replace(api_url=thread.url, database_url=dsn), dsn, thread)
+    # TIBBER_API_TOKEN is a real token: it has no place among the demo's simulated ones.
+    env = DemoEnvironment(config.replace(api_url=thread.url, database_url=dsn, api_token=None), dsn, thread)
     env._closers.append(thread.stop)
     return env
 
