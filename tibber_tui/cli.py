@@ -14,6 +14,7 @@ from typing import Any
 from tibber_tui import __version__
 from tibber_tui.config import Config, ConfigError, load_config
 from tibber_tui.errors import TibberTuiError
+from tibber_tui.secrets import mask_token
 
 
 class UserError(TibberTuiError):
@@ -43,6 +44,16 @@ def _add_common(parser: argparse.ArgumentParser, *, top_level: bool = False) -> 
     parser.add_argument(
         "--debug", action="store_true", default=None if top_level else argparse.SUPPRESS, help="show tracebacks"
     )
+
+
+def token_id(value: str) -> int:
+    """A token's id; what was typed is echoed masked, since pasting the token itself is an easy slip."""
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected the token's id (see `tibber-tui tokens list`), not {mask_token(value)!r}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(tsub.add_parser("list", help="list tokens (masked)"))
     for name, text in (("activate", "start collecting"), ("deactivate", "stop collecting"), ("remove", "delete")):
         p = tsub.add_parser(name, help=f"{text} a token")
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=token_id)
         _add_common(p)
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")

@@ -168,3 +168,11 @@ def test_add_rejects_malformed_tokens(database_url: str, value: str, reason: str
     assert result.stderr.startswith("tibber-tui: not a Tibber token: ") and reason in result.stderr
     assert "OjfWhK" not in result.stderr  # not even a rejected token is echoed
     assert cli("tokens", "list", database_url=database_url).stdout.count("token ") == 0
+
+
+@pytest.mark.parametrize("action", ["activate", "deactivate", "remove"])
+def test_a_token_pasted_for_an_id_is_never_echoed(database_url: str, action: str) -> None:
+    result = cli("tokens", action, TOKEN, database_url=database_url)
+    assert result.returncode == 2
+    assert "expected the token's id" in result.stderr and "…" + TOKEN[-4:] in result.stderr
+    assert TOKEN not in result.stderr and TOKEN[:12] not in result.stderr
