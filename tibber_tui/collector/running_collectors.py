@@ -32,6 +32,8 @@ class _Running:
     token: TokenRow
     collector: TokenCollector
     task: asyncio.Task[str]
+    started: float
+    """The event loop's clock at start."""
 
 
 class RunningCollectors:
@@ -84,7 +86,7 @@ class RunningCollectors:
         """Start the token's collector (its lease is already ours)."""
         collector = TokenCollector(token, self._context())
         task = asyncio.create_task(collector.run(), name=f"token-{token.id}")
-        self._running[token.id] = _Running(token, collector, task)
+        self._running[token.id] = _Running(token, collector, task, asyncio.get_running_loop().time())
         task.add_done_callback(functools.partial(self._collector_done, token.id))
         label = token.label or mask_token(token.token)
         self.sink.emit(CollectorStarted(token.id, label))
@@ -102,8 +104,11 @@ class RunningCollectors:
             reason = "token rejected by the API"
         else:
             backoff = self._failures.setdefault(token_id, Backoff(self.timings.retry_base, self.timings.retry_cap))
+            now = asyncio.get_running_loop().time()
+            if now - running.started > self.timings.retry_cap:
+                backoff.success()  # it ran well for a while: a crash now starts a new series, not a longer wait
             delay = backoff.failure()
-            self._retry_at[token_id] = asyncio.get_running_loop().time() + delay
+            self._retry_at[token_id] = now + delay
             reason = f"collector ended: {describe(exc) if exc else 'no reason'}; restarting in {delay:.0f} s"
             self.sink.emit(LogMessage("error", reason, token_id))
         self._release(token_id)

@@ -26,7 +26,7 @@ from tibber_tui.secrets import mask_token, redact
 from tibber_tui.tibber.backoff import official_sdk_backoff
 from tibber_tui.tibber.budget import Priority
 from tibber_tui.tibber.client import TibberClient
-from tibber_tui.tibber.errors import ApiBug, InvalidToken, RateLimited, TransientApiError
+from tibber_tui.tibber.errors import ApiBug, InvalidToken, MalformedNode, RateLimited, TransientApiError
 from tibber_tui.tibber.live_subscriptions import LiveStats, LiveSubscriptions
 from tibber_tui.tibber.models import LiveMeasurement
 
@@ -74,8 +74,10 @@ class LiveStream:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         cooldown: Callable[[int], float] = default_cooldown,
         resubscribe_delay: float = 5.0,
+        ack_timeout: float = ACK_TIMEOUT,
     ) -> None:
         self._token = token
+        self.ack_timeout = ack_timeout
         self._client = client
         self._home_ids = home_ids
         self._on_state = on_state
@@ -99,6 +101,8 @@ class LiveStream:
             stopping=self._stop_requested,
         )
         self._inner: asyncio.Task[None] | None = None
+        self._got_data = False
+        """The current (or last) connection delivered data: the failure series starts over."""
 
     @property
     def who(self) -> str:
@@ -162,16 +166,16 @@ class LiveStream:
             if not homes:
                 await self._pause(self.ping_interval)
                 continue
+            self._got_data = False
             try:
                 self._set_state("connecting", _homes(len(homes)))
                 viewer = await self._client.viewer(Priority.LIVE)  # the URL may change: re-read every time
                 if not viewer.websocket_url:
                     raise TransientApiError(f"{self.who}: Tibber gave no websocket URL")
-                healthy = await self._stream(viewer.websocket_url)
-                if healthy:
-                    failures, cooldowns = 0, 0
+                await self._stream(viewer.websocket_url)
                 if self._stop_requested():
                     return
+                failures = 0 if self._got_data else failures
                 failures += 1
                 delay = self._backoff(failures)
                 self._set_state("reconnecting", f"connection ended; reconnect in {delay:.0f} s")
@@ -182,14 +186,23 @@ class LiveStream:
                 self._set_state("closed", str(exc))
                 raise
             except RateLimited as exc:
+                # A socket that streamed before it was refused starts a new series of cool-downs.
+                cooldowns = 0 if self._got_data else cooldowns
                 cooldowns += 1
                 self.stats.cooldowns += 1
                 delay = max(exc.retry_after, self._cooldown(cooldowns))
                 self._set_state("cooling_down", f"{exc}; next attempt in {delay:.0f} s")
-            except (TransientApiError, _StreamEnded) as exc:
+            except (TransientApiError, MalformedNode, _StreamEnded, TimeoutError, aiohttp.ClientError, OSError) as exc:
+                # Whatever ends a connection (a reset mid-send, no ack in time, a drop) is the stream's business:
+                # reconnect with backoff; never let it end the token's collector. Failures count in a row only:
+                # a socket that delivered data resets the series, however it ended.
+                failures = 0 if self._got_data else failures
                 failures += 1
                 delay = self._backoff(failures)
-                self._set_state("reconnecting", f"{exc}; reconnect in {delay:.0f} s")
+                detail = (
+                    str(exc) if isinstance(exc, TransientApiError | _StreamEnded) else f"{type(exc).__name__}: {exc}"
+                )
+                self._set_state("reconnecting", f"{redact(detail, [self._token])}; reconnect in {delay:.0f} s")
             if not self._stopping:
                 await self._pause(delay)
 
@@ -205,15 +218,14 @@ class LiveStream:
 
     # -- one connection -------------------------------------------------------------------------
 
-    async def _stream(self, url: str) -> bool:
-        """One websocket from upgrade to end; True when it delivered data (so the backoff resets)."""
+    async def _stream(self, url: str) -> None:
+        """One websocket from upgrade to end; sets ``_got_data`` once it delivers data (so the backoff resets)."""
         session = await self._client.session()
         async with self._client.budget.slot(Priority.LIVE):  # upgrades count against Tibber's limit too
             self.stats.connects += 1
             ws = await self._connect(session, url)
         subscriptions = self._subscriptions
         subscriptions.attach(ws)
-        got_data = False
         try:
             await ws.send_str(json.dumps({"type": "connection_init", "payload": {"token": self._token}}))
             await self._wait_for_ack(ws)
@@ -227,12 +239,12 @@ class LiveStream:
                 if now - last_data >= self.stale_after:
                     self.stats.stale += 1
                     self._set_state("stale", f"no data for {now - last_data:.0f} s; reconnecting")
-                    return got_data
+                    return
                 if now >= next_ping:
                     next_ping = now + self.ping_interval
                     await ws.send_str('{"type":"ping"}')
                     if not await subscriptions.sync(ws):
-                        return got_data  # no homes left to watch
+                        return  # no homes left to watch
                 timeout = max(min(next_ping, last_data + self.stale_after) - now, 0.001)
                 try:
                     message = await ws.receive(timeout=timeout)
@@ -241,7 +253,7 @@ class LiveStream:
                 if message.type is aiohttp.WSMsgType.TEXT:
                     if subscriptions.handle_text(message.data):
                         last_data = loop.time()
-                        got_data = True
+                        self._got_data = True
                     if subscriptions.pong_due:
                         subscriptions.pong_due = False
                         await ws.send_str('{"type":"pong"}')
@@ -251,7 +263,6 @@ class LiveStream:
                     self._raise_for_close(ws.close_code, message.extra)
                 elif message.type is aiohttp.WSMsgType.ERROR:
                     raise _StreamEnded(f"websocket error: {message.data}")
-            return got_data
         finally:
             subscriptions.cancel_pending()
             if not ws.closed:
@@ -282,7 +293,7 @@ class LiveStream:
             raise TransientApiError(f"{self.who}: could not open the websocket ({detail})") from None
 
     async def _wait_for_ack(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async with asyncio.timeout(ACK_TIMEOUT):
+        async with asyncio.timeout(self.ack_timeout):
             while True:
                 message = await ws.receive()
                 if message.type is aiohttp.WSMsgType.TEXT:
