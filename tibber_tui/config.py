@@ -163,4 +163,17 @@ def load_config(
             raise ConfigError(f"unknown setting {name!r}")
         values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
 
-    return Config(**values)
+    config = Config(**values)
+    _check_together(config)
+    return config
+
+
+def _check_together(config: Config) -> None:
+    """Settings that are only wrong in combination."""
+    if config.lease_renew > config.lease_ttl / 3:
+        # Each instance gives a token up shortly before its lease could expire; with renewals this sparse it
+        # would stop and restart every token whenever one renewal is a little slow.
+        raise ConfigError(
+            f"lease_renew = {config.lease_renew:g} s must be at most a third of lease_ttl = {config.lease_ttl:g} s"
+            " (a lease must outlive two missed renewals)"
+        )

@@ -18,10 +18,10 @@ def test_defaults_without_file_or_env(tmp_path: Path) -> None:
 def test_flags_over_env_over_file(tmp_path: Path) -> None:
     file = tmp_path / "config.toml"
     file.write_text('lease_ttl = 20.0\nreconcile_interval = 30\ndatabase_url = "postgresql://file/db"\n')
-    env = {"TIBBER_TUI_LEASE_TTL": "9", "DATABASE_URL": "postgresql://env/db", "TIBBER_TUI_DEBUG": "yes"}
+    env = {"TIBBER_TUI_LEASE_TTL": "19", "DATABASE_URL": "postgresql://env/db", "TIBBER_TUI_DEBUG": "yes"}
     config = load_config({"database_url": "postgresql://flag/db", "debug": None}, env=env, config_file=file)
     assert config.database_url == "postgresql://flag/db"
-    assert config.lease_ttl == 9.0
+    assert config.lease_ttl == 19.0
     assert config.reconcile_interval == 30.0
     assert config.debug is True
 
@@ -53,3 +53,11 @@ def test_bad_file(tmp_path: Path) -> None:
     file.write_text("lease_ttl = [\n")
     with pytest.raises(ConfigError, match="config file"):
         load_config(env={}, config_file=file)
+
+
+def test_lease_renewal_must_fit_the_lease_time(tmp_path: Path) -> None:
+    env = {"TIBBER_TUI_LEASE_TTL": "8", "TIBBER_TUI_LEASE_RENEW": "5"}
+    with pytest.raises(ConfigError, match=r"lease_renew = 5 s must be at most a third of lease_ttl = 8 s"):
+        load_config(env=env, config_file=tmp_path / "none.toml")
+    ok = load_config(env={"TIBBER_TUI_LEASE_TTL": "15", "TIBBER_TUI_LEASE_RENEW": "5"}, config_file=tmp_path / "n.toml")
+    assert (ok.lease_ttl, ok.lease_renew) == (15.0, 5.0)
