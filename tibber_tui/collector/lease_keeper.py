@@ -10,7 +10,9 @@ another instance may take it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,17 @@ class HeldLease:
     generation: int
     confirmed_until: float
     """Local monotonic time until which the lease is certainly ours."""
+
+
+def _lease_clock() -> Callable[[], float]:
+    """Seconds that keep counting while the machine is suspended (Linux ``CLOCK_BOOTTIME``).
+
+    The event loop's monotonic clock stops during a suspend: a laptop waking up would believe its leases were
+    still good while the database had long expired them and another instance collected the tokens.
+    """
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return functools.partial(time.clock_gettime, time.CLOCK_BOOTTIME)
+    return time.monotonic
 
 
 class LeaseKeeper:
@@ -58,7 +71,7 @@ class LeaseKeeper:
         self.safety = self.stop_budget
         self.on_lost = on_lost
         self.register = register
-        self._clock = clock or asyncio.get_running_loop().time
+        self._clock = clock or _lease_clock()
         self.held: dict[int, HeldLease] = {}
         self.db_ok = True
 
