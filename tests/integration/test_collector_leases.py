@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from tests.integration.collector_support import wait_until
+from tests.fixtures.waiting import wait_until
 from tibber_tui.db import leases
 from tibber_tui.db.store import Store
 
@@ -93,21 +93,21 @@ async def test_keeper_gives_up_before_expiry_when_renewals_fail(store: Store, da
     keeper_pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     lost: list[tuple[int, float]] = []
     sink = ListSink()
-    loop = asyncio.get_running_loop()
     keeper = LeaseKeeper(
-        keeper_pool, owner, sink, ttl=3.0, renew=1.0, on_lost=lambda t, reason: lost.append((t, loop.time()))
+        keeper_pool, owner, sink, ttl=3.0, renew=1.0, on_lost=lambda t, reason: lost.append((t, keeper.now()))
     )
     await leases.register_instance(keeper_pool, owner, host="h", pid=1, mode="headless", version="t")
-    sent = loop.time()
+    sent = keeper.now()  # the keeper's own clock (it keeps counting across a suspend)
     (lease,) = await leases.claim_leases(keeper_pool, owner, [token_id], ttl=3.0)
     keeper.add(lease, sent)
     runner = asyncio.create_task(keeper.run())
     try:
         await asyncio.sleep(2.5)  # renewals succeed: nothing lost although the first TTL has nearly passed
-        assert lost == [] and keeper.is_held(token_id)
+        assert lost == [] and token_id in keeper.held
+        assert keeper.now() < keeper.held[token_id].confirmed_until - keeper.stop_budget
         last_confirmed = keeper.held[token_id].confirmed_until - 3.0
         await keeper_pool.close()  # from now on every renewal fails
-        await wait_until(lambda: _value(bool(lost)), 5, 0.02, what="lease given up")
+        await wait_until(lambda: bool(lost), 5, interval=0.02, what="lease given up")
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -115,7 +115,3 @@ async def test_keeper_gives_up_before_expiry_when_renewals_fail(store: Store, da
     # Given up at least a second before the lease (confirmed_until on the database clock) could expire.
     assert lost[0][1] <= last_confirmed + 3.0 - 0.9
     assert any(isinstance(e, DatabaseStateChanged) and not e.connected for e in sink.events)
-
-
-async def _value(value: bool) -> bool:
-    return value

@@ -167,14 +167,6 @@ class BatchWriter:
             )
         self._dropped.clear()
 
-    def forget(self, home_ids: Iterable[str]) -> None:
-        """Drop the token mapping of homes whose rows are all written (keeps memory flat as tokens come and go)."""
-        for home in home_ids:
-            queue = self._pending.get(home)
-            if queue is not None and not queue:
-                del self._pending[home]
-                self._token_of.pop(home, None)
-
     async def close(self, deadline: float = 2.0) -> None:
         """Final flush within ``deadline`` seconds; rows that cannot be written are reported as lost."""
         with contextlib.suppress(TimeoutError):

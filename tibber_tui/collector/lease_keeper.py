@@ -68,7 +68,6 @@ class LeaseKeeper:
         # Give up early enough to stop the token's collectors (about a second) before the lease can expire:
         # with the defaults (ttl 15 s, renew 5 s) two renewals may fail before the token is stopped.
         self.stop_budget = min(max(ttl / 3, 1.0), 3.0, ttl / 2)
-        self.safety = self.stop_budget
         self.on_lost = on_lost
         self.register = register
         self._clock = clock or _lease_clock()
@@ -84,10 +83,6 @@ class LeaseKeeper:
 
     def remove(self, token_id: int) -> None:
         self.held.pop(token_id, None)
-
-    def is_held(self, token_id: int) -> bool:
-        lease = self.held.get(token_id)
-        return lease is not None and self.now() < lease.confirmed_until - self.safety
 
     async def run(self) -> None:
         """Renew every ``renew`` seconds until cancelled; a watcher gives up leases on time meanwhile."""
@@ -141,6 +136,6 @@ class LeaseKeeper:
     def _expire_overdue(self) -> None:
         now = self.now()
         for token_id, held in list(self.held.items()):
-            if now >= held.confirmed_until - self.safety:
+            if now >= held.confirmed_until - self.stop_budget:
                 self.held.pop(token_id, None)
                 self.on_lost(token_id, "lease renewal not confirmed in time")

@@ -166,8 +166,8 @@ async def create_database(dsn: str) -> bool:
         quoted = await admin.fetchval("SELECT quote_ident($1)", name)
         try:
             await admin.execute(f"CREATE DATABASE {quoted}")
-        except asyncpg.DuplicateDatabaseError:
-            return False
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+            return False  # another process created it meanwhile (the race shows as either error)
         return True
     finally:
         await admin.close()

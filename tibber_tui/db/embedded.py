@@ -14,8 +14,6 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
-
 from tibber_tui.errors import TibberTuiError
 
 DATABASE_NAME = "tibber"
@@ -60,25 +58,15 @@ def embedded_server_dsn(data_dir: Path, database: str = "postgres") -> str:
         return str(server.get_uri(database=database))
 
 
-async def _create_database_if_missing(admin_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_dsn, timeout=10)
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            # Two processes may get here at once; the loser's error means the database is there.
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
 def ensure_embedded_server(data_dir: Path) -> str:
     """Make sure the embedded server runs and has database ``tibber``; return a DSN to that database.
 
     Synchronous so that it can be called before any event loop exists; when one is running (a caller
     inside async code) the database check runs on a helper thread's own loop.
     """
-    admin_dsn = embedded_server_dsn(data_dir, "postgres")
+    from tibber_tui.db.connection import create_database  # connection resolves DSNs with this module
+
+    dsn = embedded_server_dsn(data_dir, DATABASE_NAME)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _create_database_if_missing(admin_dsn, DATABASE_NAME)).result()
-    return embedded_server_dsn(data_dir, DATABASE_NAME)
+        pool.submit(asyncio.run, create_database(dsn)).result()
+    return dsn
