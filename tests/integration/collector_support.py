@@ -1,16 +1,16 @@
-"""Shared helpers of the collector tests: fast settings, waiting for conditions, running a Manager."""
+"""Shared helpers of the collector tests: fast settings, running a Manager (waiting: ``tests.fixtures.waiting``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from tests.fixtures.waiting import wait_until
 from tibber_tui.collector.events import Event, ListSink
 from tibber_tui.collector.manager import Manager
 from tibber_tui.collector.timings import CollectorTimings
@@ -57,20 +57,6 @@ def fast_config(dsn: str, api_url: str, **changes: Any) -> Config:
     }
     values.update(changes)
     return Config(**values)
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[Any]], within: float = 10.0, interval: float = 0.05, what: str = ""
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what or condition}")
-        await asyncio.sleep(interval)
 
 
 async def start_manager(

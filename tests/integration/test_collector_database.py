@@ -11,13 +11,13 @@ import asyncpg
 
 from tests.fixtures.sim import SimulatorFactory
 from tests.fixtures.tcp_proxy import TcpProxy, target_of
+from tests.fixtures.waiting import wait_until
 from tests.integration.collector_support import (
     count,
     events_of,
     fast_config,
     start_manager,
     stop_manager,
-    wait_until,
 )
 from tibber_tui.collector.batch_writer import BatchWriter
 from tibber_tui.collector.events import DatabaseStateChanged, ListSink, LiveSample, LogMessage, RowsWritten
@@ -164,13 +164,15 @@ async def test_buffer_bound_drops_oldest_and_reports(database_url: str, pool: as
         for second in range(30):  # 30 s of frames while the database is away; the bound keeps 10 s
             writer.add(7, LiveMeasurement("buffer-home", start + timedelta(seconds=second), power=float(second)))
         await wait_until(
-            lambda: _true(any(isinstance(e, DatabaseStateChanged) for e in sink.events)), 5, what="a failed flush"
+            lambda: any(isinstance(e, DatabaseStateChanged) for e in sink.events), 5, what="a failed flush"
         )
         await asyncio.sleep(0.2)  # more flushes fail meanwhile: the rows stay queued, nothing more is dropped
         assert writer.dropped == 19 and writer.pending == 11
         assert await count(pool, "SELECT count(*) FROM tibber.real_time_measurements") == 0
         proxy.mode = "forward"
-        await wait_until(lambda: _true(writer.pending == 0), 5, what="buffer written after reconnect")
+        # (``pending`` drops to 0 as soon as a flush takes the rows, before they are written: wait for the write)
+        await wait_until(lambda: writer.rows_written >= 11, 5, what="buffer written after reconnect")
+        assert writer.pending == 0
     finally:
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -186,7 +188,3 @@ async def test_buffer_bound_drops_oldest_and_reports(database_url: str, pool: as
     drops = [e for e in sink.events if isinstance(e, LogMessage) and "dropped the 19 oldest" in e.message]
     assert drops and drops[0].token_id == 7
     assert sum(e.count for e in sink.events if isinstance(e, RowsWritten)) == 11
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from tests.fixtures.sim import SimulatorFactory
+from tests.fixtures.waiting import wait_until
 from tests.integration.collector_support import (
     FIXED_NOW,
     count,
     fast_config,
     fixed_clock,
     running_manager,
-    wait_until,
 )
 from tibber_tui.collector.events import CollectorStarted, CollectorStopped, LiveSample
 from tibber_tui.simulator import Simulator
 
 TOKEN = "e2e-token-0123456789abcdef0123456789abcdef-XYZ1"
 HISTORY_DAYS = 70  # 1,680 hours: three pages of 744, so a reload would be visible in the request count
+PRICE_ROWS_AT_LEAST = 96 * 4 - 8
+"""Price rows per home once loaded: today, tomorrow and the configured 2 days of history (DST days are shorter)."""
 
 
 def history_queries(sim: Simulator, token: str) -> int:
@@ -64,8 +66,26 @@ async def check_history(pool: asyncpg.Pool, sim: Simulator, home_id: str, produc
         assert produced == []
 
 
-async def check_prices(pool: asyncpg.Pool, sim: Simulator, home_id: str, time_zone: str) -> None:
+def price_days(time_zone: str) -> tuple[date, date]:
+    """Today and (published at 13:00) tomorrow in the home's time zone."""
     today = FIXED_NOW.astimezone(ZoneInfo(time_zone)).date()
+    return today, today + timedelta(days=1)
+
+
+async def prices_complete(pool: asyncpg.Pool, sim: Simulator, home_id: str, time_zone: str) -> bool:
+    """Every price of today and tomorrow is stored, and the history too (``check_prices`` then compares values)."""
+    expected = {p.starts_at for day in price_days(time_zone) for p in sim.data.prices(home_id, day)}
+    stored = await pool.fetch(
+        'SELECT "timestamp" FROM tibber.prices WHERE home_id = $1 AND "timestamp" >= $2',
+        home_id,
+        FIXED_NOW - timedelta(days=1),
+    )
+    if not expected <= {r["timestamp"] for r in stored}:
+        return False
+    return await count(pool, "SELECT count(*) FROM tibber.prices WHERE home_id = $1", home_id) >= PRICE_ROWS_AT_LEAST
+
+
+async def check_prices(pool: asyncpg.Pool, sim: Simulator, home_id: str, time_zone: str) -> None:
     rows = await pool.fetch(
         'SELECT "timestamp", total, energy, tax, level FROM tibber.prices WHERE home_id = $1 AND "timestamp" >= $2 '
         'ORDER BY "timestamp"',
@@ -73,7 +93,7 @@ async def check_prices(pool: asyncpg.Pool, sim: Simulator, home_id: str, time_zo
         FIXED_NOW - timedelta(days=1),
     )
     by_start = {r["timestamp"]: r for r in rows}
-    for day in (today, today + timedelta(days=1)):  # today and (published at 13:00) tomorrow
+    for day in price_days(time_zone):
         expected = sim.data.prices(home_id, day)
         assert len(expected) in (92, 96, 100)
         for price in expected:
@@ -85,7 +105,7 @@ async def check_prices(pool: asyncpg.Pool, sim: Simulator, home_id: str, time_zo
                 price.level,
             )
     # and the configured history (2 days) before today
-    assert await count(pool, "SELECT count(*) FROM tibber.prices WHERE home_id = $1", home_id) >= 96 * 4 - 8
+    assert await count(pool, "SELECT count(*) FROM tibber.prices WHERE home_id = $1", home_id) >= PRICE_ROWS_AT_LEAST
 
 
 async def check_live(pool: asyncpg.Pool, sim: Simulator, home_id: str) -> int:
@@ -123,27 +143,26 @@ async def test_insert_collects_everything_then_deactivate_reactivate_delete(
         assert sorted(r["home_id"] for r in links) == sorted(h.id for h in homes)
 
         async def history_complete() -> bool:
+            start = FIXED_NOW - timedelta(days=HISTORY_DAYS + 2)
             for home in homes:
-                expected = len(sim.data.consumption(home.id, FIXED_NOW - timedelta(days=HISTORY_DAYS + 2), FIXED_NOW))
+                expected = len(sim.data.consumption(home.id, start, FIXED_NOW))
                 got = await count(pool, "SELECT count(*) FROM tibber.consumption WHERE home_id = $1", home.id)
                 if got < expected:
                     return False
+                if home.producing:  # written right after the consumption of the same page
+                    expected = len(sim.data.production(home.id, start, FIXED_NOW))
+                    got = await count(pool, "SELECT count(*) FROM tibber.production WHERE home_id = $1", home.id)
+                    if got < expected:
+                        return False
             return True
 
-        await wait_until(history_complete, 20, what="backfill of consumption")
-        await wait_until(
-            lambda: count(pool, "SELECT count(DISTINCT home_id) FROM tibber.real_time_measurements"), 10, what="live"
-        )
-        await wait_until(
-            lambda: count(
-                pool,
-                'SELECT count(DISTINCT home_id) FROM tibber.prices WHERE "timestamp" < $1',
-                FIXED_NOW - timedelta(days=1),
-            ),
-            10,
-            what="price history",
-        )
-        await asyncio.sleep(0.5)
+        async def all_prices_complete() -> bool:
+            return all([await prices_complete(pool, sim, h.id, h.time_zone) for h in homes])
+
+        await wait_until(history_complete, 20, what="backfill of consumption and production")
+        live_homes = "SELECT count(DISTINCT home_id) FROM tibber.real_time_measurements"
+        await wait_until(lambda: _more(pool, live_homes, than=len(homes) - 1), 10, what="live rows of every home")
+        await wait_until(all_prices_complete, 10, what="prices of today, tomorrow and the price history")
         for home in homes:
             await check_history(pool, sim, home.id, home.producing)
             await check_prices(pool, sim, home.id, home.time_zone)
@@ -153,8 +172,12 @@ async def test_insert_collects_everything_then_deactivate_reactivate_delete(
         assert any(isinstance(e, LiveSample) for e in sink.events)
         assert sim.stats.open_sockets(TOKEN) == 1  # ONE websocket for both homes
         assert sim.stats.subscriptions(TOKEN) == {h.id for h in homes}
-        loader_rows = await pool.fetch("SELECT home_id, loader, state, owner FROM tibber.loader_status")
-        assert {(r["home_id"], r["loader"]) for r in loader_rows} >= {(h.id, "live") for h in homes}
+
+        async def live_loader_rows() -> list[asyncpg.Record] | None:
+            rows = await pool.fetch("SELECT home_id, loader, state, owner FROM tibber.loader_status")
+            return rows if {(r["home_id"], r["loader"]) for r in rows} >= {(h.id, "live") for h in homes} else None
+
+        loader_rows = await wait_until(live_loader_rows, 5, what="a live loader row per home (flushed every 0.2 s)")
         assert {r["owner"] for r in loader_rows} == {str(manager.instance_id)}
 
         # Deactivate: subscriptions completed, socket closed 1000, within about a second; then silence.
@@ -162,10 +185,10 @@ async def test_insert_collects_everything_then_deactivate_reactivate_delete(
         consumption_before = await count(pool, "SELECT count(*) FROM tibber.consumption")
         started = time.monotonic()
         await pool.execute("UPDATE tibber.tibber_tokens SET active = false WHERE id = $1", token_id)
-        await wait_until(lambda: socket_closed(sim, TOKEN), 1.5, 0.01, what="socket closed after deactivate")
+        await wait_until(lambda: socket_closed(sim, TOKEN), 1.5, interval=0.01, what="socket closed after deactivate")
         elapsed = time.monotonic() - started
         assert 1000 in sim.stats.closed[TOKEN], sim.stats.closed
-        await wait_until(lambda: _true(not manager.collected_tokens()), 2, what="collector stopped")
+        await wait_until(lambda: not manager.collected_tokens(), 2, what="collector stopped")
         requests_after_stop = sim.stats.requests[TOKEN]
         live_after_stop = await count(pool, "SELECT count(*) FROM tibber.real_time_measurements")
         await asyncio.sleep(1.0)
@@ -189,16 +212,12 @@ async def test_insert_collects_everything_then_deactivate_reactivate_delete(
 
         # DELETE behaves like deactivate.
         await pool.execute("DELETE FROM tibber.tibber_tokens WHERE id = $1", token_id)
-        await wait_until(lambda: socket_closed(sim, TOKEN), 1.5, 0.01, what="socket closed after delete")
-        await wait_until(lambda: _true(not manager.collected_tokens()), 2, what="collector stopped after delete")
+        await wait_until(lambda: socket_closed(sim, TOKEN), 1.5, interval=0.01, what="socket closed after delete")
+        await wait_until(lambda: not manager.collected_tokens(), 2, what="collector stopped after delete")
         requests_after_delete = sim.stats.requests[TOKEN]
         await asyncio.sleep(1.0)
         assert sim.stats.requests[TOKEN] == requests_after_delete
         assert any(isinstance(e, CollectorStopped) and e.reason == "token deleted" for e in sink.events)
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _more(pool: asyncpg.Pool, sql: str, than: int) -> bool:

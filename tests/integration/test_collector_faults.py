@@ -12,6 +12,7 @@ import aiohttp
 import asyncpg
 
 from tests.fixtures.sim import SimulatorFactory
+from tests.fixtures.waiting import wait_until
 from tests.integration.collector_support import (
     FIXED_NOW,
     count,
@@ -19,7 +20,6 @@ from tests.integration.collector_support import (
     fast_config,
     fixed_clock,
     running_manager,
-    wait_until,
 )
 from tibber_tui.collector.events import ListSink, LogMessage, StreamStateChanged, TokenFailed
 from tibber_tui.collector.manager import Manager
@@ -47,6 +47,17 @@ class Running:
 
         await wait_until(grown, within, what=what)
 
+    async def loaders_idle(self) -> bool:
+        """Every home's history and price loader has finished and waits for its next run (no requests due)."""
+        rows = await self.pool.fetch(
+            "SELECT home_id, loader, state FROM tibber.loader_status WHERE home_id = ANY($1::text[]) "
+            "AND loader <> 'live'",
+            [h.id for h in self.homes],
+        )
+        loaders = {(r["home_id"], r["loader"]) for r in rows}
+        expected = {(h.id, loader) for h in self.homes for loader in ("consumption", "prices")}
+        return loaders >= expected and all(r["state"] == "waiting" for r in rows)
+
 
 @contextlib.asynccontextmanager
 async def collecting(
@@ -66,10 +77,13 @@ async def test_socket_drop_reconnects(database_url: str, pool: asyncpg.Pool, mak
     async with collecting(database_url, pool, make_simulator) as run:
         connects = run.sim.stats.ws_connects[TOKEN]
         assert run.sim.faults.drop_sockets(TOKEN) == 1
+        stats = run.sim.stats
+        # Rows of frames from before the drop may still be on their way to the table: wait for the new socket.
+        await wait_until(lambda: stats.open_sockets(TOKEN) == 1 and stats.ws_connects[TOKEN] > connects, 10)
         before = await run.live_rows()
         await run.more_live_rows(before, what="live rows after the socket drop")
-        assert run.sim.stats.ws_connects[TOKEN] == connects + 1
-        assert run.sim.stats.open_sockets(TOKEN) == 1
+        assert stats.ws_connects[TOKEN] == connects + 1  # one reconnect, no storm
+        assert stats.open_sockets(TOKEN) == 1
         states = [e.state for e in events_of(run.sink, StreamStateChanged)]
         assert "reconnecting" in states and states[-1] == "connected"
 
@@ -80,7 +94,7 @@ async def test_stalled_stream_goes_stale_and_reconnects(
     async with collecting(database_url, pool, make_simulator) as run:
         run.sim.faults.stall(TOKEN, None)
         await wait_until(
-            lambda: _true(any(e.state == "stale" for e in events_of(run.sink, StreamStateChanged))),
+            lambda: any(e.state == "stale" for e in events_of(run.sink, StreamStateChanged)),
             5,
             what="stale detected (stale_after 1.5 s)",
         )
@@ -112,7 +126,7 @@ async def test_4429_cools_down_without_a_storm(
 ) -> None:
     async with collecting(database_url, pool, make_simulator) as run:
         await pool.execute("UPDATE tibber.tibber_tokens SET active = false WHERE id = $1", run.token_id)
-        await wait_until(lambda: _true(run.sim.stats.open_sockets(TOKEN) == 0), 3, what="socket closed")
+        await wait_until(lambda: run.sim.stats.open_sockets(TOKEN) == 0, 3, what="socket closed")
         # Two other clients hold the token's two allowed sockets.
         async with aiohttp.ClientSession(headers={"User-Agent": "test/1.0"}) as session:
             blockers = [await _open_socket(session, run.sim.ws_url, TOKEN) for _ in range(2)]
@@ -142,7 +156,7 @@ async def test_429_ban_backs_off_without_requests_during_the_ban(
     database_url: str, pool: asyncpg.Pool, make_simulator: SimulatorFactory
 ) -> None:
     async with collecting(database_url, pool, make_simulator) as run:
-        await asyncio.sleep(0.5)  # history and prices loaded: only the live stream talks now
+        await wait_until(run.loaders_idle, 10, what="history and prices loaded: only the live stream talks now")
         run.sim.faults.rate_limit(limit=3, window=1.0, ban=1.5)
         async with aiohttp.ClientSession(headers={"User-Agent": "test/1.0"}) as session:
             for _ in range(4):  # this IP (the collector's too) goes over the limit and is banned
@@ -151,7 +165,7 @@ async def test_429_ban_backs_off_without_requests_during_the_ban(
         assert last_status == 429 and run.sim.stats.rate_limited == 1
         before = await run.live_rows()
         run.sim.faults.drop_sockets(TOKEN)  # the stream must reconnect: it meets the ban
-        await wait_until(lambda: _true(run.sim.stats.rate_limited >= 2), 3, what="the collector meets the ban")
+        await wait_until(lambda: run.sim.stats.rate_limited >= 2, 3, what="the collector meets the ban")
         await run.more_live_rows(before, within=8, what="live rows after the ban")
         # Exactly one request of the collector hit the ban; it then waited the ban out (no renewal by traffic).
         assert run.sim.stats.rate_limited == 2
@@ -178,9 +192,7 @@ async def test_invalid_token_is_reported_and_not_retried_until_changed(
         assert bad_id not in run.manager.collected_tokens()
 
         await pool.execute("UPDATE tibber.tibber_tokens SET label = 'fixed?' WHERE id = $1", bad_id)
-        await wait_until(
-            lambda: _true(run.sim.stats.requests[BAD_TOKEN] > requests), 5, what="retried after the row changed"
-        )
+        await wait_until(lambda: run.sim.stats.requests[BAD_TOKEN] > requests, 5, what="retried after the row changed")
         before = await run.live_rows()
         await run.more_live_rows(before, what="the good token keeps collecting")
 
@@ -200,9 +212,7 @@ async def test_malformed_node_is_reported_and_the_rest_kept(
             return await count(pool, "SELECT count(*) FROM tibber.consumption") >= len(expected) - 1
 
         await wait_until(stored, 10, what="history minus the bad node")
-        await wait_until(
-            lambda: _true(any(isinstance(e, LogMessage) and "malformed" in e.message for e in sink.events)), 3
-        )
+        await wait_until(lambda: any(isinstance(e, LogMessage) and "malformed" in e.message for e in sink.events), 3)
         assert await count(pool, "SELECT count(*) FROM tibber.consumption") == len(expected) - 1
         await wait_until(lambda: count(pool, "SELECT count(*) FROM tibber.real_time_measurements"), 5)
         error = await wait_until(
@@ -214,7 +224,3 @@ async def test_malformed_node_is_reported_and_the_rest_kept(
             what="the malformed node in the loader status",
         )
         assert "malformed" in error
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -12,7 +12,8 @@ from pathlib import Path
 import asyncpg
 
 from tests.fixtures.sim import SimulatorFactory
-from tests.integration.collector_support import count, fast_config, start_manager, stop_manager, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.integration.collector_support import count, fast_config, start_manager, stop_manager
 from tests.integration.test_headless_cli import headless_env
 from tibber_tui.db import leases
 
@@ -185,13 +186,9 @@ async def test_observer_never_claims(database_url: str, pool: asyncpg.Pool, make
         # A collecting instance joins and takes the token; the observer still holds nothing.
         collector, _sink2, collector_task = await start_manager(config, database_url)
         try:
-            await wait_until(lambda: _true(collector.collected_tokens() != set()), 10, what="collector claims")
+            await wait_until(lambda: collector.collected_tokens() != set(), 10, what="collector claims")
             assert observer.collected_tokens() == set()
         finally:
             await stop_manager(collector_task)
     finally:
         await stop_manager(observer_task)
-
-
-async def _true(value: bool) -> bool:
-    return value

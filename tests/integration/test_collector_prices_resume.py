@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from tests.fixtures.sim import SimulatorFactory
-from tests.integration.collector_support import count, fast_config, fixed_clock, running_manager, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.integration.collector_support import count, fast_config, fixed_clock, running_manager
 from tibber_tui.collector.prices import missing_price_ranges
 from tibber_tui.db.store import Store
 from tibber_tui.simulator import Simulator

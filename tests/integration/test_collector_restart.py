@@ -20,7 +20,8 @@ import asyncpg
 import pytest
 
 from tests.fixtures.sim import SimulatorFactory
-from tests.integration.collector_support import count, events_of, fast_config, start_manager, stop_manager, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.integration.collector_support import count, events_of, fast_config, start_manager, stop_manager
 from tibber_tui.collector.events import DatabaseStateChanged, LiveSample
 from tibber_tui.db import leases
 from tibber_tui.db.connection import create_database, dsn_with_database, open_store

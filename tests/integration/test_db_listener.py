@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from tests.fixtures.tcp_proxy import TcpProxy, target_of
+from tests.fixtures.waiting import wait_until
 from tibber_tui.collector.events import DatabaseStateChanged, ListSink
 from tibber_tui.db.connection import PoolerDetected
 from tibber_tui.db.listener import TokenChange, TokenListener, ensure_session_pinned, parse_payload
@@ -28,15 +29,6 @@ class Reconciler:
     async def __call__(self) -> None:
         self.calls += 1
         self.active = {t.id for t in await self.store.active_tokens()}
-
-
-async def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,8 @@ from pathlib import Path
 import asyncpg
 
 from tests.fixtures.sim import SimulatorFactory
-from tests.integration.collector_support import count, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.integration.collector_support import count
 from tibber_tui.db import leases
 
 TOKEN = "headless-token-0123456789abcdef0123456789abcdef-Q7W2"

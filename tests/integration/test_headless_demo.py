@@ -11,7 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.integration.collector_support import count, wait_until
+from tests.fixtures.waiting import wait_until
+from tests.integration.collector_support import count
 from tests.integration.test_headless_cli import headless_env
 from tibber_tui.db.connection import create_database, database_name, dsn_with_database
 from tibber_tui.demo import DEMO_TOKENS, INVALID_TOKEN, SOLAR_TOKEN, demo_database_name, demo_homes

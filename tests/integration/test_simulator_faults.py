@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp
 
-from tests.fixtures.sim import FIXED_NOW, SimulatorFactory, gql
+from tests.fixtures.sim import FIXED_NOW, FakeMonotonic, SimulatorFactory, gql
 from tibber_tui.simulator import Simulator
 from tibber_tui.simulator.limits import TOO_MANY_REQUESTS_BODY
 
@@ -18,17 +17,22 @@ HISTORY = """query ($id: ID!) { viewer { home(id: $id) {
 
 
 async def test_rate_limit_bans_renews_and_recovers(make_simulator: SimulatorFactory) -> None:
-    sim = await make_simulator(rate_limit=3, rate_window=5.0, ban_seconds=1.0)
+    clock = FakeMonotonic(1024.0)  # the limiter's time: exact, and no real waiting for the ban
+    sim = await make_simulator(rate_limit=3, rate_window=5.0, ban_seconds=1.0, monotonic=clock)
     sim.add_token("t", 1)
     statuses = [(await gql(sim, QUERY, "t"))[0] for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     status, body = await gql(sim, QUERY, "t")
     assert status == 429 and body == TOO_MANY_REQUESTS_BODY
-    await asyncio.sleep(0.6)
+    # (steps that are exact binary fractions, so the boundary below is exact too)
+    clock.advance(0.75)
     assert (await gql(sim, QUERY, "t"))[0] == 429  # traffic during the ban renews it
-    await asyncio.sleep(0.6)
-    assert (await gql(sim, QUERY, "t"))[0] == 429  # 1.2 s after the first 429, but renewed 0.6 s ago
-    await asyncio.sleep(1.2)
+    clock.advance(0.75)
+    assert (await gql(sim, QUERY, "t"))[0] == 429  # 1.5 s after the first 429, but renewed 0.75 s ago
+    clock.advance(0.875)
+    assert sim.limiter.banned("127.0.0.1")  # (asking does not renew it)
+    clock.advance(0.125)
+    assert not sim.limiter.banned("127.0.0.1")  # exactly one ban length after the last renewal
     assert (await gql(sim, QUERY, "t"))[0] == 200
     assert sim.stats.requests["t"] == 8 and sim.stats.rate_limited == 4
 

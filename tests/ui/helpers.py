@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from textual.app import App
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, ColumnDoesNotExist, RowDoesNotExist
 
 from tibber_tui.db.store import Store
 from tibber_tui.tibber.models import Address, Home, LiveMeasurement, Price
@@ -34,6 +36,14 @@ def screen_text(app: App[object]) -> str:
     )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+def cell_text(app: App[object], table: str, row: str, column: str) -> str | None:
+    """The plain text of one DataTable cell (``table`` a selector), None while that row or column is absent."""
+    try:
+        return str(app.query_one(table, DataTable).get_cell(row, column))
+    except (CellDoesNotExist, RowDoesNotExist, ColumnDoesNotExist):
+        return None
 
 
 async def wait_for(condition: Callable[[], bool | Awaitable[bool]], limit: float = 10.0, what: str = "") -> None:

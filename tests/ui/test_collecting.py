@@ -8,17 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 import socket
+import uuid
 from collections.abc import Callable
 
 import asyncpg
 
 from tests.integration.collector_support import FAST_TIMINGS
-from tests.ui.helpers import screen_text, wait_for
+from tests.ui.helpers import cell_text, screen_text, wait_for
 from tibber_tui.collector.events import EventSink, ListSink
 from tibber_tui.collector.manager import Manager
 from tibber_tui.config import Config
 from tibber_tui.db.store import Store
+from tibber_tui.secrets import mask_token
 from tibber_tui.simulator import Simulator
 from tibber_tui.ui.app import TibberApp, make_app
 from tibber_tui.ui.collector_host import CollectorHost
@@ -57,6 +60,18 @@ def _app(config: Config, database_url: str, *, observe: bool) -> TibberApp:
     )
 
 
+WATTS = re.compile(r"-?\d+(\.\d)? k?W")
+"""A live power cell: ``950 W``, ``3.2 kW``."""
+
+
+def _token_state(app: TibberApp, token_id: int) -> str | None:
+    return cell_text(app, "#tokens", str(token_id), "state")
+
+
+def _home_live(app: TibberApp) -> str | None:
+    return cell_text(app, "#homes", app.selected_home, "live") if app.selected_home else None
+
+
 def _graph_samples(app: TibberApp) -> int:
     home = app.selected_home
     return len(app.live.samples.ring(home)) if home else 0
@@ -69,21 +84,23 @@ async def test_toggle_key_stops_and_resumes_the_live_stream(
     row = await store.add_token(TOKEN, "Simulated")
     app = _app(_config(database_url, simulator), database_url, observe=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(lambda: "collecting" in screen_text(app), limit=20, what="the token collected here")
+        # the token's own row says so (the status line's "collecting 0 token(s)" would match any screen)
+        await wait_for(lambda: _token_state(app, row.id) == "collecting", limit=20, what="the token collected here")
         await wait_for(lambda: simulator.stats.open_sockets(TOKEN) == 1, what="the websocket")
         await wait_for(lambda: _graph_samples(app) >= 3, what="live samples in the graph's buffer")
-        assert " W " in screen_text(app) or "kW" in screen_text(app)  # live power in the homes pane
+        # live power in the selected home's row of the homes pane (the graph's axis also says "W")
+        await wait_for(lambda: WATTS.fullmatch(_home_live(app) or "") is not None, what="live power in the row")
 
         await pilot.press("t")
         await wait_for(lambda: simulator.stats.open_sockets(TOKEN) == 0, what="the socket to close")
         assert 1000 in simulator.stats.closed[TOKEN]
         assert await pool.fetchval("SELECT active FROM tibber.tibber_tokens WHERE id = $1", row.id) is False
-        await wait_for(lambda: "idle" in screen_text(app), what="the idle state")
+        await wait_for(lambda: _token_state(app, row.id) == "idle", what="the idle state")  # not "API: idle"
         assert "stopped Simulated" in screen_text(app)
 
         await pilot.press("t")
         await wait_for(lambda: simulator.stats.open_sockets(TOKEN) == 1, what="the socket to reopen")
-        await wait_for(lambda: "collecting" in screen_text(app))
+        await wait_for(lambda: _token_state(app, row.id) == "collecting", what="collecting again")
         await pilot.press("q")
         await wait_for(lambda: not app.is_running, what="the app to exit")
     # quitting stopped the collector cleanly: socket closed, lease released
@@ -146,3 +163,32 @@ async def test_a_failing_collector_is_logged_and_restarted(database_url: str) ->
         assert "collector exploded" in line and "restarting in 1s" in line  # the full line (the pane crops it)
         await wait_for(lambda: len(calls) >= 2, limit=5, what="the restart")
         assert app.is_running
+
+
+class _CrashingWithToken:
+    """A collector host that fails, once the dashboard has read the tokens, naming a token in its error."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self.gate = gate
+        self.instance_id = uuid.UUID(int=0)
+
+    async def run(self) -> None:
+        await self.gate.wait()
+        raise RuntimeError(f"HTTP 401 for {TOKEN}")
+
+    def collected_tokens(self) -> set[int]:
+        return set()
+
+
+async def test_a_collector_crash_message_never_shows_a_token(database_url: str, store: Store) -> None:
+    await store.add_token(TOKEN, "Leaky")
+    gate = asyncio.Event()
+    factory: Callable[[Config, str, EventSink, bool], CollectorHost] = lambda *_: _CrashingWithToken(gate)  # noqa: E731
+    app = make_app(Config(database_url=database_url), database_url, manager_factory=factory, redraw_interval=0.05)
+    async with app.run_test(size=(100, 30)):
+        await wait_for(lambda: "Leaky" in screen_text(app), what="the tokens read")
+        gate.set()
+        await wait_for(lambda: "collector failed" in screen_text(app), what="the failure in the log")
+        line = next(line for line in app.query_one(EventLog).lines_written if "collector failed" in line)
+        assert f"HTTP 401 for {mask_token(TOKEN)}" in line and TOKEN not in line
+        assert TOKEN not in screen_text(app)

@@ -8,12 +8,15 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from textual.widgets import DataTable, Input
 
+from tests.fixtures.tcp_proxy import TcpProxy as BlackholeProxy
+from tests.fixtures.tcp_proxy import target_of
 from tests.ui.helpers import TOKEN_A, TOKEN_B, TOKEN_C, screen_text, wait_for
 from tests.ui.proxy import TcpProxy
 from tibber_tui.db.store import Store
 from tibber_tui.ui.app import TibberApp
 from tibber_tui.ui.screens.add_token import AddTokenScreen
 from tibber_tui.ui.screens.help import HelpScreen
+from tibber_tui.ui.widgets.event_log import EventLog
 from tibber_tui.ui.widgets.power_graph import PowerGraph
 
 AppFactory = Callable[..., TibberApp]
@@ -237,3 +240,27 @@ async def test_command_palette_switches_the_graph_window(observer_app: AppFactor
         await pilot.press("enter")
         await wait_for(lambda: "Power of Cabin · 24 h" in screen_text(app), what="the 24 h window")
         assert app.query_one(PowerGraph).window.total_seconds() == 86400
+
+
+async def test_silent_network_loss_shows_reconnecting_and_recovers(
+    observer_app: AppFactory, seeded: dict[str, int], database_url: str
+) -> None:
+    # No FIN, no RST: the sockets stay open and nothing comes back. Without deadlines the refresh hung forever
+    # with "database ok" still on screen.
+    proxy = BlackholeProxy(target_of(database_url))
+    await proxy.start()
+    try:
+        app = observer_app(dsn=proxy.dsn_for(database_url), db_timeout=1.0)
+        async with app.run_test(size=(80, 24)):
+            await _loaded(app)
+            proxy.mode = "blackhole"
+            await wait_for(lambda: "reconnecting" in screen_text(app), limit=6, what="the reconnecting state")
+            assert "database ok" not in screen_text(app) and "Family" in screen_text(app)
+            assert any(
+                "no answer from the database within 1s" in line for line in app.query_one(EventLog).lines_written
+            )
+            proxy.mode = "forward"
+            await wait_for(lambda: "database ok" in screen_text(app), limit=20, what="recovery")
+            assert app.is_running
+    finally:
+        await proxy.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -337,6 +337,28 @@ class Store:
             f'WHERE home_id = ANY($1::text[]) AND "timestamp" > $2 ORDER BY "timestamp", home_id LIMIT $3',
             list(home_ids),
             _aware(since, "since"),
+            limit,
+        )
+        return [LiveMeasurement(**dict(r)) for r in rows]
+
+    async def live_after(self, since: Mapping[str, datetime], limit: int = 10000) -> list[LiveMeasurement]:
+        """Live rows of each home in ``since`` newer than that home's own instant, oldest first.
+
+        One shared ``since`` (the oldest of all homes) would make a quiet home hold the others back: with more
+        than ``limit`` rows of a busy home after it, every read returned the same first page. A full page is
+        continued by passing each home's newest timestamp in it (the page is a prefix of the order).
+        """
+        if not since:
+            return []
+        homes = list(since)
+        rows = await self.pool.fetch(
+            f'SELECT m.home_id, m."timestamp", {", ".join(f"m.{c}" for c in LIVE_VALUE_FIELDS)} '
+            "FROM tibber.real_time_measurements AS m "
+            "JOIN unnest($1::text[], $2::timestamptz[]) AS s(home_id, since) "
+            'ON m.home_id = s.home_id AND m."timestamp" > s.since '
+            'ORDER BY m."timestamp", m.home_id LIMIT $3',
+            homes,
+            [_aware(since[h], "since") for h in homes],
             limit,
         )
         return [LiveMeasurement(**dict(r)) for r in rows]

@@ -9,6 +9,9 @@ from typing import Any
 from tibber_tui.simulator.limits import RateLimiter
 from tibber_tui.simulator.stats import SimStats
 
+NEXT_ERROR_MESSAGE = "unable to start stream api:pulse for device {home_id}"
+"""What Tibber says inside a ``next`` when a home's stream cannot start (evcc #19399, #21482)."""
+
 HTML_BODY = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -25,8 +28,8 @@ class Faults:
     """Switches that make the simulator misbehave the way Tibber sometimes does."""
 
     CONTROL_NAMES = (
-        "drop_sockets", "stall", "resume", "complete", "slow", "http_errors", "html_body", "malformed_node",
-        "rate_limit", "reset",
+        "drop_sockets", "stall", "resume", "complete", "next_error", "slow", "http_errors", "html_body",
+        "malformed_node", "rate_limit", "reset",
     )  # fmt: skip
 
     def __init__(self, stats: SimStats, limiter: RateLimiter, monotonic: Callable[[], float]) -> None:
@@ -37,7 +40,8 @@ class Faults:
         self.slow_seconds = 0.0
         self._http: list[HttpFault] = []
         self._malformed: dict[str, list[Any]] = {}
-        self._stalls: dict[str | None, float] = {}  # token (None = all) -> monotonic end (inf = until resumed)
+        # (token, home id) -> monotonic end (inf = until resumed); None in the key = every token / every home
+        self._stalls: dict[tuple[str | None, str | None], float] = {}
 
     # --- websocket faults ---------------------------------------------------------------------------
 
@@ -48,23 +52,40 @@ class Faults:
             sock.drop()
         return len(victims)
 
-    def stall(self, token: str | None = None, seconds: float | None = None) -> None:
-        """No frames (for ``token``, or everyone) for ``seconds`` (None = until ``resume``); sockets stay open."""
-        self._stalls[token] = float("inf") if seconds is None else self._monotonic() + seconds
+    def stall(self, token: str | None = None, seconds: float | None = None, home_id: str | None = None) -> None:
+        """No frames for ``seconds`` (None = until ``resume``); sockets and subscriptions stay open.
 
-    def resume(self, token: str | None = None) -> None:
-        """End a stall."""
-        self._stalls.pop(token, None)
+        Whom it silences: ``token`` (None = every token), and of it only ``home_id`` if given (Tibber sometimes
+        sends nothing for one home for minutes while the other homes on the same socket keep streaming).
+        """
+        self._stalls[(token, home_id)] = float("inf") if seconds is None else self._monotonic() + seconds
 
-    def is_stalled(self, token: str) -> bool:
+    def resume(self, token: str | None = None, home_id: str | None = None) -> None:
+        """End the stall started with the same ``token`` and ``home_id``."""
+        self._stalls.pop((token, home_id), None)
+
+    def is_stalled(self, token: str, home_id: str | None = None) -> bool:
+        """True while ``token`` (or, with ``home_id``, that home of it) gets no frames."""
         if not self._stalls:
             return False
         now = self._monotonic()
-        return self._stalls.get(None, 0.0) > now or self._stalls.get(token, 0.0) > now
+        keys: tuple[tuple[str | None, str | None], ...] = ((None, None), (token, None))
+        if home_id is not None:
+            keys += ((None, home_id), (token, home_id))
+        return any(self._stalls.get(key, 0.0) > now for key in keys)
 
     def complete(self, token: str, home_id: str) -> int:
         """The server ends the live subscription(s) of ``home_id`` on ``token``'s sockets; returns how many."""
         return sum(s.server_complete(home_id) for s in list(self._stats.sockets) if s.token == token)
+
+    def next_error(self, token: str, home_id: str, message: str | None = None) -> int:
+        """Tibber's failed stream: one ``next`` carrying ``payload.errors`` for the subscription(s) of ``home_id``.
+
+        The server keeps such a subscription open, but silent, until the client sends ``complete`` for it
+        (graphql-transport-ws: errors inside ``next`` do not end the operation). Returns how many were hit.
+        """
+        text = NEXT_ERROR_MESSAGE.format(home_id=home_id) if message is None else message
+        return sum(s.server_next_error(home_id, text) for s in list(self._stats.sockets) if s.token == token)
 
     # --- HTTP faults --------------------------------------------------------------------------------
 

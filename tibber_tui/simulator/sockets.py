@@ -129,6 +129,8 @@ class LiveSocket:
         self.header_token = header_token
         self.token: str | None = None
         self.subs: dict[str, LiveSubscription] = {}
+        self.failed: set[str] = set()
+        """Subscriptions that got a ``next_error``: still open (until the client completes them) but silent."""
         self.server_close_code: int | None = None
         self._dropped = False
         self._last_ts = 0.0
@@ -141,6 +143,7 @@ class LiveSocket:
         """Cut the connection without a close frame (what a network failure looks like)."""
         self._dropped = True
         self.subs.clear()
+        self.failed.clear()
         transport = self.request.transport
         if transport is not None:
             transport.abort()
@@ -150,8 +153,23 @@ class LiveSocket:
         ended = [s for s in self.subs.values() if s.home.id == home_id]
         for sub in ended:
             del self.subs[sub.id]
+            self.failed.discard(sub.id)
+            self._log("server_complete", sub)
             self._send_soon({"id": sub.id, "type": "complete"})
         return len(ended)
+
+    def server_next_error(self, home_id: str, message: str) -> int:
+        """Report a failed stream for the subscriptions of ``home_id`` inside a ``next``; they stay open, silent."""
+        hit = [s for s in self.subs.values() if s.home.id == home_id]
+        for sub in hit:
+            self.failed.add(sub.id)
+            self._log("next_error", sub)
+            self._send_soon({"id": sub.id, "type": "next", "payload": {"errors": [{"message": message}]}})
+        return len(hit)
+
+    def _log(self, what: str, sub: LiveSubscription) -> None:
+        if self.token is not None:
+            self.sim.stats.subscription_log[self.token].append((what, sub.id, sub.home.id))
 
     def _send_soon(self, message: dict[str, Any]) -> None:
         task = asyncio.get_running_loop().create_task(self._send(message))
@@ -186,6 +204,7 @@ class LiveSocket:
                 self._timer.cancel()
             self.sim.stats.sockets.discard(self)
             self.subs.clear()
+            self.failed.clear()
             if self.token is not None:
                 self.sim.stats.closed[self.token].append(self._final_code())
 
@@ -242,7 +261,11 @@ class LiveSocket:
         elif kind == "subscribe":
             await self._subscribe(message)
         elif kind == "complete":
-            self.subs.pop(str(message.get("id")), None)
+            sub_id = str(message.get("id"))
+            ended = self.subs.pop(sub_id, None)
+            self.failed.discard(sub_id)
+            if ended is not None:
+                self._log("complete", ended)
         elif kind == "connection_init":
             await self.close(4429, "Too many initialisation requests")
             return False
@@ -276,9 +299,10 @@ class LiveSocket:
             await self._send({"id": sub_id, "type": "error", "payload": [{"message": str(exc)}]})
             return
         self.subs[sub_id] = sub
+        self._log("subscribe", sub)
 
     async def _frames(self) -> None:
-        """Every ``frame_interval``: one ``next`` per subscription (skipped while stalled)."""
+        """Every ``frame_interval``: one ``next`` per subscription (skipped while stalled or failed)."""
         loop = asyncio.get_running_loop()
         model = self.sim.data.live_model
         due = loop.time()
@@ -293,6 +317,8 @@ class LiveSocket:
             ts = max(self.sim.live_now(), self._last_ts + 0.001)
             self._last_ts = ts
             for sub in list(self.subs.values()):
+                if sub.id in self.failed or self.sim.faults.is_stalled(self.token, sub.home.id):
+                    continue
                 frame = model.values(sub.home, ts)
                 data = {key: frame.get(name, "LiveMeasurement" if name == "__typename" else None)
                         for key, name in sub.fields}  # fmt: skip

@@ -24,6 +24,9 @@ class SimStats:
     """Query documents received per token (HTTP and websocket subscribe)."""
     user_agents: list[str] = field(default_factory=list)
     """User-Agent of every HTTP request and upgrade ("" when missing)."""
+    subscription_log: defaultdict[str, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
+    """Per token, in order: ``(what, subscription id, home id)``; ``what`` is ``"subscribe"`` (accepted),
+    ``"complete"`` (the client ended an open subscription), ``"server_complete"`` or ``"next_error"`` (faults)."""
     rate_limited: int = 0
     """HTTP requests and upgrades answered with 429."""
     sockets: set[LiveSocket] = field(default_factory=set)
@@ -43,5 +46,6 @@ class SimStats:
         self.ws_connects.clear()
         self.closed.clear()
         self.queries.clear()
+        self.subscription_log.clear()
         self.user_agents.clear()
         self.rate_limited = 0

@@ -27,6 +27,7 @@ from textual.worker import Worker
 from tibber_tui.collector import events as ev
 from tibber_tui.config import Config
 from tibber_tui.db.store import Store
+from tibber_tui.secrets import redact
 from tibber_tui.ui import view
 from tibber_tui.ui.collector_host import CollectorHost, ManagerFactory, default_manager_factory
 from tibber_tui.ui.dashboard_data import DashboardData
@@ -83,6 +84,7 @@ class TibberApp(DashboardWorkers, TokenActions, DashboardPanes, TerminalWatch):
         refresh_interval: float = 2.0,
         redraw_interval: float = 0.5,
         watch_terminal: bool = True,
+        db_timeout: float = 10.0,
     ) -> None:
         super().__init__()
         self.config = config
@@ -91,6 +93,8 @@ class TibberApp(DashboardWorkers, TokenActions, DashboardPanes, TerminalWatch):
         self.clock: Clock = clock or local_clock
         self.manager_factory = manager_factory or default_manager_factory
         self.refresh_interval = refresh_interval
+        self.db_timeout = db_timeout
+        """Seconds a database read (connect included) may take before the dashboard shows it unreachable."""
         self.redraw_interval = redraw_interval
         self.watch_terminal = watch_terminal
         self.manager: CollectorHost | None = None
@@ -171,7 +175,8 @@ class TibberApp(DashboardWorkers, TokenActions, DashboardPanes, TerminalWatch):
 
     @on(CollectorCrashed)
     def _collector_crashed(self, message: CollectorCrashed) -> None:
-        self.log_line("error", f"collector failed: {message.error}; restarting in {message.retry_in:.0f}s")
+        error = redact(message.error, self._secrets())
+        self.log_line("error", f"collector failed: {error}; restarting in {message.retry_in:.0f}s")
 
     @on(DataTable.RowHighlighted, "#tokens")
     def _token_highlighted(self, message: DataTable.RowHighlighted) -> None:

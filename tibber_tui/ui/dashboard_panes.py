@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual.app import App
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Static
 
 from tibber_tui.collector import events as ev
+from tibber_tui.secrets import redact
 from tibber_tui.ui import view
 from tibber_tui.ui.collector_host import CollectorHost
 from tibber_tui.ui.dashboard_data import DashboardData
@@ -66,10 +68,15 @@ class DashboardPanes(App[int]):
         elif self.db_connected:
             db = "[green]database ok[/]"
         else:
-            db = f"[bold red]database unreachable — reconnecting…[/] [dim]{self.db_error}[/]"
+            db = "[bold red]database unreachable — reconnecting…[/] [dim]$db_error[/]"
         mode = "observing" if self.observe else f"collecting {len(self._collected_here())} token(s)"
-        budget = view.budget_text(self.budget, self.observe)
-        self.query_one("#status", Static).update(f"[b]tibber-tui[/] {mode} │ {db} │ {budget}")
+        # Error and budget texts go in as template variables: Textual shows them literally, brackets and all.
+        status = Content.from_markup(
+            f"[b]tibber-tui[/] {mode} │ {db} │ $budget",
+            db_error=redact(self.db_error, self._secrets()),
+            budget=view.budget_text(self.budget, self.observe),
+        )
+        self.query_one("#status", Static).update(status)
 
     def _redraw_if_dirty(self) -> None:
         if not self._dirty:
@@ -115,10 +122,14 @@ class DashboardPanes(App[int]):
         token = self._selected_token_row()
         # A failure reason is longer than the state column: the selected token's full reason goes in the title.
         state = states.get(token.id, "") if token else ""
-        reason = f" · [$error]{view.redact_markup(state, self._secrets())}[/]" if state.startswith("failed") else ""
-        self.query_one("#tokens-pane").border_title = f"1 Tokens{reason}"
+        # Labels, home names and reasons are user or API text: template variables, never parsed as markup.
+        self.query_one("#tokens-pane").border_title = (
+            Content.from_markup("1 Tokens · [$error]$reason[/]", reason=redact(state, self._secrets()))
+            if state.startswith("failed")
+            else "1 Tokens"
+        )
         self.query_one("#homes-pane").border_title = (
-            f"2 Homes of {token.label or f'#{token.id}'}" if token else "2 Homes"
+            Content.from_markup("2 Homes of $label", label=token.label or f"#{token.id}") if token else "2 Homes"
         )
         self.query_one(PowerGraph).refresh()
 
@@ -129,6 +140,8 @@ class DashboardPanes(App[int]):
             return None
         graph = self.query_one(PowerGraph)
         legend = "[$accent]█[/] consumption" + (" [$success]█[/] production" if home.has_production else "")
-        title = f"3 Power of {view.home_name(home)} · {window_label(graph.window)} · {legend}"
+        title = Content.from_markup(
+            f"3 Power of $name · {window_label(graph.window)} · {legend}", name=view.home_name(home)
+        )
         self.query_one("#graph-pane").border_title = title
         return self.live.graph_data(home.id, graph.window, self.clock(), columns)

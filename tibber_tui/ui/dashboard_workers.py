@@ -42,6 +42,7 @@ class DashboardWorkers(App[int]):
     data: DashboardData | None
     live: LiveFeed
     refresh_interval: float
+    db_timeout: float
     db_connected: bool | None
     selected_token: int | None
     _refresh_wanted: asyncio.Event
@@ -98,28 +99,40 @@ class DashboardWorkers(App[int]):
         """Keep a pool, re-read the database periodically; show "reconnecting" while it is gone."""
         from tibber_tui.db.connection import create_pool
 
+        async def connect_and_refresh() -> None:
+            if self.store is None:
+                # command_timeout: a query on a connection whose network silently died fails instead of hanging
+                pool = await create_pool(self.dsn, min_size=1, max_size=3, command_timeout=self.db_timeout)
+                self.store = Store(pool)
+            await self.refresh_now()
+
         failures = 0
         while True:
             try:
-                if self.store is None:
-                    pool = await create_pool(self.dsn, min_size=1, max_size=3)
-                    self.store = Store(pool)
-                await self.refresh_now()
+                # The whole read under one deadline too: connecting to a silent server, or waiting for a pool
+                # connection, would otherwise hang with "database ok" still on screen.
+                await asyncio.wait_for(connect_and_refresh(), self.db_timeout)
                 if self.db_connected is not True:
                     self.log_line("info", "database connected")
                 self._set_db_state(True, "")
                 failures = 0
             except Exception as exc:  # unreachable, auth, dropped connection, ...: all mean 'reconnect'
                 failures += 1
+                error = self._database_error(exc)
                 if self.db_connected is not False:
-                    self.log_line("error", f"database unreachable, reconnecting: {describe(exc)}")
-                self._set_db_state(False, describe(exc))
+                    self.log_line("error", f"database unreachable, reconnecting: {error}")
+                self._set_db_state(False, error)
                 await self.close_database()
                 await asyncio.sleep(min(10.0, 0.5 * 2 ** min(failures, 5)))
                 continue
             self._refresh_wanted.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._refresh_wanted.wait(), self.refresh_interval)
+
+    def _database_error(self, exc: Exception) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"no answer from the database within {self.db_timeout:g}s"
+        return describe(exc)
 
     async def close_database(self) -> None:
         """Drop the dashboard's pool (after a failure, at exit); the next refresh opens a new one."""

@@ -13,6 +13,9 @@ from tibber_tui.ui.widgets.power_graph import GraphData
 LIVE_PAGE = 5000
 """Live rows per database read when filling the buffers."""
 
+LIVE_MAX_PAGES = 10
+"""Pages of new rows read per refresh at most; the rest comes with the next refresh (from the buffers' newest)."""
+
 
 class LiveFeed:
     """Ring buffers per home, filled from the database (history and new rows) and from live events."""
@@ -28,7 +31,7 @@ class LiveFeed:
 
         ``from_events``: the token is collected in this process, whose events feed the buffers; the database
         is then only read for the backfill, so the graph is not empty after a restart. Otherwise (collected
-        elsewhere) the new rows of all homes come in one query per call.
+        elsewhere) the new rows of all homes come in one query per page, each home read from its own newest sample.
         """
         live_homes = [h.id for h in homes if h.realtime_enabled]
         backfill = [h for h in live_homes if self._loaded_since.get(h, now) > window_start]
@@ -45,10 +48,19 @@ class LiveFeed:
         incremental = [h for h in live_homes if h not in backfill]
         if from_events or not incremental:
             return
-        latest = [self.samples.latest(h) for h in incremental]
-        since = min((s.timestamp for s in latest if s is not None), default=window_start)
-        for r in await store.live_since(incremental, since, limit=LIVE_PAGE):
-            self.samples.add(r.home_id, PowerSample(r.timestamp, r.power, r.power_production))
+        # Each home from its own newest sample: one shared "since" let a quiet home pin the read to the same
+        # first page of a busy one. Rows older than the window are not shown, so no home starts before it.
+        after: dict[str, datetime] = {}
+        for home_id in incremental:
+            latest = self.samples.latest(home_id)
+            after[home_id] = max(latest.timestamp, window_start) if latest is not None else window_start
+        for _ in range(LIVE_MAX_PAGES):  # bounded: a long gap is caught up over the next calls
+            rows = await store.live_after(after, limit=LIVE_PAGE)
+            for r in rows:
+                self.samples.add(r.home_id, PowerSample(r.timestamp, r.power, r.power_production))
+                after[r.home_id] = r.timestamp  # rows come oldest first: the page is a prefix of the order
+            if len(rows) < LIVE_PAGE:
+                break
 
     def graph_data(self, home_id: str, window: timedelta, end: datetime, columns: int) -> GraphData:
         """At most one (min, max) per column for both series, times in the zone of ``end``."""

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from tibber_tui.db.store import LoaderStatusRow
 from tibber_tui.secrets import redact
-from tibber_tui.ui.view import duration
+from tibber_tui.ui.view import duration, literal
 from tibber_tui.ui.widgets.table_sync import Row
 
 COMPACT_LOADERS: tuple[tuple[str, str], ...] = (
@@ -75,7 +75,10 @@ def compact_rows(loaders: Iterable[LoaderStatusRow], names: Mapping[str, str]) -
     """One row per home in ``names`` (keyed by home id): the name, then a cell per loader of COMPACT_LOADERS."""
     by_key = {(r.home_id, r.loader): r for r in loaders}
     return [
-        (home_id, (names[home_id], *(loader_cell(by_key.get((home_id, loader))) for loader, _ in COMPACT_LOADERS)))
+        (
+            home_id,
+            (literal(names[home_id]), *(loader_cell(by_key.get((home_id, loader))) for loader, _ in COMPACT_LOADERS)),
+        )
         for home_id in _sorted_homes(names)
     ]
 

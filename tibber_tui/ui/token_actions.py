@@ -18,6 +18,8 @@ from tibber_tui.ui.dashboard_data import DashboardData
 from tibber_tui.ui.screens.add_token import AddTokenScreen, NewToken
 from tibber_tui.ui.screens.confirm import ConfirmScreen
 
+NO_ANSWER = "The database did not answer; try again when it is back."
+
 
 class TokenActions(App[int]):
     """Mixin of the dashboard app; the app provides the state and ``log_line``/``request_refresh``."""
@@ -26,6 +28,7 @@ class TokenActions(App[int]):
     data: DashboardData | None
     selected_token: int | None
     _toggle_lock: asyncio.Lock
+    db_timeout: float
 
     def log_line(self, level: str, message: str, at: datetime | None = None) -> None:
         raise NotImplementedError
@@ -65,16 +68,23 @@ class TokenActions(App[int]):
         store = self._require_store()
         if store is None:
             return
-        try:
+
+        async def flip() -> TokenRow:
             async with self._toggle_lock:  # two quick presses flip twice, never both to the same value
                 current = await store.get_token(token_id)
                 if current is None:
                     raise TokenNotFound(token_id)
-                row = await store.set_token_active(token_id, not current.active)
+                return await store.set_token_active(token_id, not current.active)
+
+        try:
+            # bounded: a dead network must not keep the lock (and every later toggle) forever
+            row = await asyncio.wait_for(flip(), self.db_timeout)
         except TokenNotFound:
             self.notify("That token was removed meanwhile.", severity="warning")
+        except TimeoutError:
+            self.notify(NO_ANSWER, severity="error")
         except Exception as exc:
-            self.notify(describe(exc), severity="error")
+            self.notify(describe(exc), severity="error", markup=False)
         else:
             self.log_line("info", f"{row.label or f'token #{row.id}'} {'activated' if row.active else 'deactivated'}")
         self.request_refresh()
@@ -85,12 +95,15 @@ class TokenActions(App[int]):
         if store is None:
             return
         try:
-            row = await store.add_token(new.token, new.label)
+            row = await asyncio.wait_for(store.add_token(new.token, new.label), self.db_timeout)
         except TokenExists as exc:
             self.notify(f"That token is already present as #{exc.token_id}.", severity="warning")
             return
+        except TimeoutError:
+            self.notify(NO_ANSWER, severity="error")
+            return
         except Exception as exc:
-            self.notify(describe(exc), severity="error")
+            self.notify(describe(exc), severity="error", markup=False)
             return
         self.log_line("info", f"added token {row.label or f'#{row.id}'} ({mask_token(row.token)})")
         self.request_refresh()
@@ -101,11 +114,14 @@ class TokenActions(App[int]):
         if store is None:
             return
         try:
-            await store.remove_token(token_id)
+            await asyncio.wait_for(store.remove_token(token_id), self.db_timeout)
         except TokenNotFound:
             pass
+        except TimeoutError:
+            self.notify(NO_ANSWER, severity="error")
+            return
         except Exception as exc:
-            self.notify(describe(exc), severity="error")
+            self.notify(describe(exc), severity="error", markup=False)
             return
         self.log_line("info", f"removed token {name}")
         if self.selected_token == token_id:

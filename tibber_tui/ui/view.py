@@ -54,6 +54,12 @@ def state_text(state: str) -> Text:
     return Text(state, style=style)
 
 
+def literal(text: str) -> Text:
+    """A table cell showing ``text`` as it is: a plain ``str`` cell would be parsed as Textual markup, so a
+    ``[`` in a token label or a home's name (user and API text) would garble the cell or crash the app."""
+    return Text(text, no_wrap=True, end="")
+
+
 def token_rows(
     tokens: Sequence[TokenRow],
     states: Mapping[int, str],
@@ -63,8 +69,8 @@ def token_rows(
         (
             str(t.id),
             (
-                t.label or f"#{t.id}",
-                mask_token(t.token),
+                literal(t.label or f"#{t.id}"),
+                literal(mask_token(t.token)),
                 Text("yes", style="green") if t.active else Text("no", style="dim"),
                 state_text(states.get(t.id, "")),
                 str(counts.get(t.id, 0)),
@@ -92,7 +98,17 @@ def home_rows(homes: Sequence[Home], figures: Mapping[str, HomeFigures], live_po
             price = Text(f"{fig.price_total:.2f} {level.replace('_', ' ').lower()}", style=LEVEL_STYLES.get(level, ""))
         live = format_watts(power) if power is not None else ("—" if home.realtime_enabled else "no live")
         rows.append(
-            (home.id, (home_name(home), address or "—", live, today, price, "yes" if home.has_production else "no"))
+            (
+                home.id,
+                (
+                    literal(home_name(home)),
+                    literal(address or "—"),
+                    live,
+                    today,
+                    price,
+                    "yes" if home.has_production else "no",
+                ),
+            )
         )
     return rows
 
@@ -133,7 +149,7 @@ def loader_rows(
             (
                 f"{r.home_id}/{r.loader}",
                 (
-                    names[r.home_id],
+                    literal(names[r.home_id]),
                     r.loader,
                     state,
                     str(r.rows_written),
