@@ -219,3 +219,24 @@ async def test_loader_status_and_snapshot(store: Store, pool: asyncpg.Pool) -> N
     # Touching the token (e.g. re-activating it) makes the old verdict stale.
     await store.set_token_active(t.id, True)
     assert (await store.status_snapshot())["tokens"][0]["state"] is None
+
+
+async def test_many_loader_statuses_in_one_statement(store: Store) -> None:
+    t = await store.add_token("tok-status-batch-1234")
+    rows = [
+        (f"home-{i}", loader, t.id, "running", i, T0, None, None, "inst-1")
+        for i in range(300)
+        for loader in ("live", "prices")
+    ]
+    await store.set_loader_statuses(rows)
+    # The same keys again (a later tick), with a duplicate in the batch: the last one wins.
+    later = [
+        (h, loader, t.id, "waiting", n + 1, T0, T0 + timedelta(hours=1), "boom", "inst-2")
+        for h, loader, _, _, n, *_ in rows
+    ]
+    await store.set_loader_statuses([*later, (*later[0][:4], 999, *later[0][5:])])
+    stored = {(r.home_id, r.loader): r for r in await store.loader_statuses()}
+    assert len(stored) == 600
+    assert stored[("home-7", "prices")].state == "waiting" and stored[("home-7", "prices")].rows_written == 8
+    assert stored[("home-0", "live")].rows_written == 999
+    assert {r.owner for r in stored.values()} == {"inst-2"} and {r.last_error for r in stored.values()} == {"boom"}

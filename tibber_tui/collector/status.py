@@ -1,7 +1,8 @@
 """Loader status per home and loader: kept in memory, sent as events, written to ``loader_status`` coalesced.
 
 Every loader reports here as often as it likes; the database sees a row at most every ``interval`` seconds
-per (home, loader), and only when something changed, so 1,000 streaming homes cost a few writes a second.
+per (home, loader), and only when something changed; all changed rows of a tick go in one statement, so 1,000
+streaming homes cost one write every ``interval`` seconds.
 """
 
 from __future__ import annotations
@@ -127,25 +128,26 @@ class StatusReporter:
             return
         keys = list(self._dirty)
         self._dirty.clear()
-        for i, key in enumerate(keys):
-            s = self._status[key]
-            try:
-                await store.set_loader_status(
-                    s.home_id,
-                    s.loader,
-                    token_id=s.token_id,
-                    state=s.state,
-                    rows_written=s.rows_written,
-                    last_success=s.last_success,
-                    next_run=s.next_run,
-                    last_error=s.last_error,
-                    owner=self.owner,
-                )
-            except asyncio.CancelledError:
-                self._dirty.update(keys[i:])
-                raise
-            except Exception:
-                # The database is away (the manager reports that); keep the rest for the next tick.
-                self._dirty.update(keys[i:])
-                log.debug("loader status write failed", exc_info=True)
-                return
+        rows = [
+            (
+                s.home_id,
+                s.loader,
+                s.token_id,
+                s.state,
+                s.rows_written,
+                s.last_success,
+                s.next_run,
+                s.last_error,
+                self.owner,
+            )
+            for s in (self._status[key] for key in keys)
+        ]
+        try:
+            await store.set_loader_statuses(rows)  # one round trip per tick, however many homes
+        except asyncio.CancelledError:
+            self._dirty.update(keys)
+            raise
+        except Exception:
+            # The database is away (the manager reports that); everything stays dirty for the next tick.
+            self._dirty.update(keys)
+            log.debug("loader status write failed", exc_info=True)

@@ -49,6 +49,10 @@ class LoaderStatusRow:
     updated_at: datetime
 
 
+LoaderStatusUpdate = tuple[str, str, int | None, str, int, datetime | None, datetime | None, str | None, str | None]
+"""(home_id, loader, token_id, state, rows_written, last_success, next_run, last_error, owner)"""
+
+
 class TokenExists(Exception):
     """``add_token`` of a token that is already in the table."""
 
@@ -377,25 +381,30 @@ class Store:
         last_error: str | None,
         owner: str | None,
     ) -> None:
+        await self.set_loader_statuses(
+            [(home_id, loader, token_id, state, rows_written, last_success, next_run, last_error, owner)]
+        )
+
+    async def set_loader_statuses(self, rows: Sequence[LoaderStatusUpdate]) -> None:
+        """Upsert many loader status rows in one statement (a collector of 1,000 homes writes them every tick).
+
+        Each row: (home_id, loader, token_id, state, rows_written, last_success, next_run, last_error, owner).
+        """
+        unique = list({(r[0], r[1]): r for r in rows}.values())  # one row per key: ON CONFLICT touches each once
+        if not unique:
+            return
         await self.pool.execute(
             """
             INSERT INTO tibber.loader_status AS s
                 (home_id, loader, token_id, state, rows_written, last_success, next_run, last_error, owner, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+            SELECT u.*, now() FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+                                          $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[]) AS u
             ON CONFLICT (home_id, loader) DO UPDATE SET token_id = excluded.token_id, state = excluded.state,
                 rows_written = excluded.rows_written, last_success = excluded.last_success,
                 next_run = excluded.next_run, last_error = excluded.last_error, owner = excluded.owner,
                 updated_at = excluded.updated_at
             """,
-            home_id,
-            loader,
-            token_id,
-            state,
-            rows_written,
-            last_success,
-            next_run,
-            last_error,
-            owner,
+            *_columns(unique, 9),
         )
 
     async def loader_statuses(self) -> list[LoaderStatusRow]:
