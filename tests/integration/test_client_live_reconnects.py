@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
+from tests.fixtures.waiting import wait_until
 from tibber_tui.simulator import Simulator
 from tibber_tui.tibber.budget import RateBudget
 from tibber_tui.tibber.client import TibberClient
@@ -17,14 +17,6 @@ from tibber_tui.tibber.live import LiveStream
 from tibber_tui.tibber.models import LiveMeasurement
 
 TOKEN = "live-reconnect-token-0123456789ABCDEF"
-
-
-async def wait_until(condition: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Backoffs:
