@@ -81,10 +81,8 @@ class TokenActions(App[int]):
             row = await asyncio.wait_for(flip(), self.db_timeout)
         except TokenNotFound:
             self.notify("That token was removed meanwhile.", severity="warning")
-        except TimeoutError:
-            self.notify(NO_ANSWER, severity="error")
         except Exception as exc:
-            self.notify(describe(exc), severity="error", markup=False)
+            self._database_failed(exc)
         else:
             self.log_line("info", f"{row.label or f'token #{row.id}'} {'activated' if row.active else 'deactivated'}")
         self.request_refresh()
@@ -99,11 +97,8 @@ class TokenActions(App[int]):
         except TokenExists as exc:
             self.notify(f"That token is already present as #{exc.token_id}.", severity="warning")
             return
-        except TimeoutError:
-            self.notify(NO_ANSWER, severity="error")
-            return
         except Exception as exc:
-            self.notify(describe(exc), severity="error", markup=False)
+            self._database_failed(exc)
             return
         self.log_line("info", f"added token {row.label or f'#{row.id}'} ({mask_token(row.token)})")
         self.request_refresh()
@@ -117,16 +112,20 @@ class TokenActions(App[int]):
             await asyncio.wait_for(store.remove_token(token_id), self.db_timeout)
         except TokenNotFound:
             pass
-        except TimeoutError:
-            self.notify(NO_ANSWER, severity="error")
-            return
         except Exception as exc:
-            self.notify(describe(exc), severity="error", markup=False)
+            self._database_failed(exc)
             return
         self.log_line("info", f"removed token {name}")
         if self.selected_token == token_id:
             self.selected_token = None
         self.request_refresh()
+
+    def _database_failed(self, exc: Exception) -> None:
+        """One notification for a store call that failed or timed out (``db_timeout``)."""
+        if isinstance(exc, TimeoutError):
+            self.notify(NO_ANSWER, severity="error")
+        else:
+            self.notify(describe(exc), severity="error", markup=False)
 
     def _require_store(self) -> Store | None:
         if self.store is None:
