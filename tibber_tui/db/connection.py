@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -121,15 +123,22 @@ def _version_num(conn: AnyConnection) -> int:
     return info.major * 10000 + info.minor * 100 + info.micro
 
 
-async def connect(dsn: str, *, timeout: float = 10) -> asyncpg.Connection:  # noqa: ASYNC109
-    """One connection, failures translated to a DatabaseError with a one-line message (password masked)."""
+@contextlib.contextmanager
+def _translated(dsn: str) -> Iterator[None]:
+    """Re-raise a connection failure as the DatabaseError a user can act on (unknown errors pass unchanged)."""
     try:
-        conn = await asyncpg.connect(dsn, timeout=timeout)
+        yield
     except Exception as exc:
         translated = translate_error(exc, dsn)
         if translated is None:
             raise
         raise translated from None
+
+
+async def connect(dsn: str, *, timeout: float = 10) -> asyncpg.Connection:  # noqa: ASYNC109
+    """One connection, failures translated to a DatabaseError with a one-line message (password masked)."""
+    with _translated(dsn):
+        conn = await asyncpg.connect(dsn, timeout=timeout)
     try:
         check_server_version(_version_num(conn), dsn)
     except DatabaseTooOld:
@@ -140,13 +149,8 @@ async def connect(dsn: str, *, timeout: float = 10) -> asyncpg.Connection:  # no
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
     """A connection pool, failures translated like ``connect``."""
-    try:
+    with _translated(dsn):
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=10, **kwargs)
-    except Exception as exc:
-        translated = translate_error(exc, dsn)
-        if translated is None:
-            raise
-        raise translated from None
     try:
         async with pool.acquire() as conn:
             check_server_version(_version_num(conn), dsn)
