@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from tibber_tui.collector.backoff import Backoff, jittered
 from tibber_tui.collector.events import LoaderState, RowsWritten
-from tibber_tui.collector.token_collector import TokenCollector
+from tibber_tui.collector.token_collector import LoaderGaveUp, TokenCollector, TokenLoader
 from tibber_tui.errors import describe
 from tibber_tui.tibber.budget import Priority
 from tibber_tui.tibber.errors import ApiBug, InvalidToken, RateLimited
@@ -33,10 +33,6 @@ PAGE_HOURS = 744
 """Tibber's cap of hourly nodes per request."""
 
 
-class _GiveUp(Exception):
-    """The API refused our query as invalid (ApiBug): this loader stops, the others go on."""
-
-
 @dataclass(slots=True)
 class _Cursor:
     home: Home
@@ -46,14 +42,11 @@ class _Cursor:
     """Stop once a page starts at or before this instant; None = until the API has no more."""
 
 
-class HistoryLoader:
+class HistoryLoader(TokenLoader):
     """Backfills and then keeps current the consumption and production of one token's homes."""
 
     def __init__(self, collector: TokenCollector, client: TibberClient) -> None:
-        self.collector = collector
-        self.client = client
-        self.ctx = collector.ctx
-        self.token_id = collector.token_id
+        super().__init__(collector, client)
         self.requests = 0
 
     def _loaders(self, home: Home) -> list[Literal["consumption", "production"]]:
@@ -66,7 +59,7 @@ class HistoryLoader:
     async def run(self) -> None:
         try:
             await self._run()
-        except _GiveUp:
+        except LoaderGaveUp:
             return
 
     async def _run(self) -> None:
@@ -169,7 +162,7 @@ class HistoryLoader:
                 for cursor in cursors:
                     self._status(cursor.home, "failed", error=describe(exc))
                 self.collector.say("error", f"history query refused, history loader stopped: {describe(exc)}")
-                raise _GiveUp from exc
+                raise LoaderGaveUp from exc
             except Exception as exc:
                 delay = backoff.failure()
                 error = f"{describe(exc)}; retrying in {delay:.1f} s"

@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 
 from tibber_tui.collector.backoff import Backoff, jittered
 from tibber_tui.collector.events import LoaderState, RowsWritten
-from tibber_tui.collector.token_collector import TokenCollector
+from tibber_tui.collector.token_collector import LoaderGaveUp, TokenLoader
 from tibber_tui.errors import describe
 from tibber_tui.tibber.budget import Priority
 from tibber_tui.tibber.errors import ApiBug, InvalidToken, RateLimited
 from tibber_tui.tibber.models import Home, Price
 
 if TYPE_CHECKING:
-    from tibber_tui.tibber.client import TibberClient
+    pass
 
 T = TypeVar("T")
 
@@ -88,18 +88,8 @@ def missing_price_ranges(
     return ranges
 
 
-class _GiveUp(Exception):
-    pass
-
-
-class PriceLoader:
+class PriceLoader(TokenLoader):
     """Keeps today/tomorrow prices current and loads the price history once."""
-
-    def __init__(self, collector: TokenCollector, client: TibberClient) -> None:
-        self.collector = collector
-        self.client = client
-        self.ctx = collector.ctx
-        self.token_id = collector.token_id
 
     def _status(self, state: LoaderState, **kwargs: Any) -> None:
         for home in self.collector.homes:
@@ -108,7 +98,7 @@ class PriceLoader:
     async def run(self) -> None:
         try:
             await self._run()
-        except _GiveUp:
+        except LoaderGaveUp:
             return
 
     async def _run(self) -> None:
@@ -184,7 +174,7 @@ class PriceLoader:
             except ApiBug as exc:
                 self._status("failed", error=describe(exc))
                 self.collector.say("error", f"price query refused, price loader stopped: {describe(exc)}")
-                raise _GiveUp from exc
+                raise LoaderGaveUp from exc
             except Exception as exc:
                 delay = backoff.failure()
                 error = f"{describe(exc)}; retrying in {delay:.1f} s"

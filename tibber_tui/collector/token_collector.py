@@ -180,6 +180,20 @@ class TokenCollector:
                 await asyncio.sleep(0.5 * (attempt + 1))
 
 
+class LoaderGaveUp(Exception):
+    """The API refused a loader's query as invalid (ApiBug): that loader stops, the others go on."""
+
+
+class TokenLoader:
+    """What the history and price loaders share: their token's collector and API client."""
+
+    def __init__(self, collector: TokenCollector, client: TibberClient) -> None:
+        self.collector = collector
+        self.client = client
+        self.ctx = collector.ctx
+        self.token_id = collector.token_id
+
+
 class LiveLoaderLike(Protocol):
     """What the collector needs of its live loader."""
 
